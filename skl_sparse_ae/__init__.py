@@ -1,0 +1,10 @@
+"""skl-sparse-ae: the UFLDL sparse autoencoder and ZCA whitening for scikit-learn."""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+from ._autoencoder import SparseAutoencoder
+from ._whitening import ZCAWhitening
+
+__version__ = "0.1.0.dev0"
+
+__all__ = ["SparseAutoencoder", "ZCAWhitening", "__version__"]
