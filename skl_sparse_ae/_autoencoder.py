@@ -240,6 +240,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} "
                 "iterations before J stopped decreasing; increase max_iter (or tol).",
                 ConvergenceWarning,
+                stacklevel=2,
             )
         return self
 

@@ -294,7 +294,7 @@ def _evaluate(theta, X, n_components, rho, beta, lam, decoder):
             with ThreadPoolExecutor(max_workers=n_blocks) as pool:
                 futures = [
                     pool.submit(fn, X, rows, params, ws, step, A2_all, *args)
-                    for rows, ws in zip(blocks, workspaces)
+                    for rows, ws in zip(blocks, workspaces, strict=True)
                 ]
                 for f in futures:
                     f.result()

@@ -134,7 +134,7 @@ def load_natural_image_patches(
     patches = np.concatenate(
         [
             extract_patches_2d(image, (patch_size, patch_size), max_patches=count, random_state=rng)
-            for image, count in zip(images, counts)
+            for image, count in zip(images, counts, strict=True)
             if count
         ]
     ).reshape(n_patches, patch_size * patch_size)

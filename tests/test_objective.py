@@ -1,0 +1,126 @@
+import numpy as np
+import pytest
+from sklearn import config_context
+
+from skl_sparse_ae import _objective
+
+from ._reference import reference_loss
+
+N_FEATURES, N_COMPONENTS = 7, 5
+
+
+def _problem(seed=0, m=40, dtype=np.float64):
+    rng = np.random.RandomState(seed)
+    X = rng.uniform(0.05, 0.95, size=(m, N_FEATURES)).astype(dtype)
+    params = _objective.initial_params(N_FEATURES, N_COMPONENTS, rng)
+    # Move away from zero biases so every block of the gradient is exercised.
+    theta = _objective.pack(params) + rng.normal(
+        scale=0.3, size=_objective.n_params(N_FEATURES, N_COMPONENTS)
+    )
+    return X, theta
+
+
+def _central_differences(f, theta, eps=1e-4):
+    grad = np.empty_like(theta)
+    for i in range(theta.size):
+        step = np.zeros_like(theta)
+        step[i] = eps
+        grad[i] = (f(theta + step) - f(theta - step)) / (2 * eps)
+    return grad
+
+
+OPTIONS = [
+    pytest.param(decoder, beta, lam, id=f"{decoder}-beta{beta}-lam{lam}")
+    for decoder in ("logistic", "identity")
+    for beta in (0.0, 3.0)
+    for lam in (0.0, 1e-2)
+]
+
+
+@pytest.mark.parametrize("decoder, beta, lam", OPTIONS)
+def test_gradient_matches_central_differences(decoder, beta, lam):
+    X, theta = _problem()
+    args = (X, N_COMPONENTS, 0.1, beta, lam, decoder)
+    _, grad = _objective.loss_and_grad(theta, *args)
+    numeric = _central_differences(lambda t: _objective.loss_and_grad(t, *args)[0], theta)
+    relative_error = np.linalg.norm(numeric - grad) / np.linalg.norm(numeric + grad)
+    assert relative_error < 1e-7
+
+
+@pytest.mark.parametrize("decoder, beta, lam", OPTIONS)
+def test_loss_matches_reference_computation(decoder, beta, lam):
+    X, theta = _problem()
+    loss, _ = _objective.loss_and_grad(theta, X, N_COMPONENTS, 0.1, beta, lam, decoder)
+    p = _objective.unpack(theta, N_FEATURES, N_COMPONENTS)
+    expected = reference_loss(X, p.W1, p.b1, p.W2T, p.b2, 0.1, beta, lam, decoder)
+    assert loss == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_chunking_does_not_change_results(decoder):
+    X, theta = _problem(m=500)
+    args = (X, N_COMPONENTS, 0.1, 3.0, 1e-3, decoder)
+    loss_whole, grad_whole = _objective.loss_and_grad(theta, *args)
+    # working_memory is in MiB: this forces chunks of a few rows.
+    with config_context(working_memory=0.001):
+        assert _objective.chunk_rows(N_FEATURES, N_COMPONENTS, 8, 500) < 10
+        loss_chunked, grad_chunked = _objective.loss_and_grad(theta, *args)
+    assert loss_chunked == pytest.approx(loss_whole, rel=1e-12)
+    np.testing.assert_allclose(grad_chunked, grad_whole, rtol=1e-12, atol=1e-15)
+
+
+def test_float32_gradient_agrees_with_float64():
+    X, theta = _problem(m=300)
+    loss64, grad64 = _objective.loss_and_grad(theta, X, N_COMPONENTS, 0.1, 3.0, 1e-3)
+    loss32, grad32 = _objective.loss_and_grad(
+        theta, X.astype(np.float32), N_COMPONENTS, 0.1, 3.0, 1e-3
+    )
+    assert grad32.dtype == np.float64  # what scipy's L-BFGS works on
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    assert np.linalg.norm(grad32 - grad64) / np.linalg.norm(grad64) < 1e-4
+
+
+def test_objective_does_not_modify_X():
+    X, theta = _problem()
+    X.setflags(write=False)  # a write would raise
+    original = X.copy()
+    _objective.loss_and_grad(theta, X, N_COMPONENTS, 0.1, 3.0, 1e-3)
+    np.testing.assert_array_equal(X, original)
+
+
+def test_dead_hidden_units_give_finite_loss_and_gradient():
+    X, theta = _problem()
+    p = _objective.unpack(theta.copy(), N_FEATURES, N_COMPONENTS)
+    p.b1[:] = -800.0  # sigmoid is exactly 0: ρ̂ = 0 would put log(0) in the KL term
+    theta = _objective.pack(p)
+    loss, grad = _objective.loss_and_grad(theta, X, N_COMPONENTS, 0.1, 3.0, 1e-3)
+    assert np.isfinite(loss)
+    assert np.all(np.isfinite(grad))
+
+
+def test_sigmoid_matches_expit():
+    from scipy.special import expit
+
+    z = np.linspace(-50, 50, 10001)
+    np.testing.assert_allclose(_objective.sigmoid_(z.copy()), expit(z), rtol=1e-12, atol=1e-16)
+
+
+def test_pack_and_unpack_are_inverse():
+    rng = np.random.RandomState(0)
+    params = _objective.initial_params(N_FEATURES, N_COMPONENTS, rng)
+    params.b1[:] = rng.normal(size=N_COMPONENTS)
+    params.b2[:] = rng.normal(size=N_FEATURES)
+    back = _objective.unpack(_objective.pack(params), N_FEATURES, N_COMPONENTS)
+    for name in ("W1", "W2T", "b1", "b2"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(params, name))
+
+
+def test_initialisation_follows_ufldl():
+    rng = np.random.RandomState(0)
+    params = _objective.initial_params(64, 25, rng)
+    r = np.sqrt(6) / np.sqrt(64 + 25 + 1)
+    for weights in (params.W1, params.W2T):
+        assert weights.shape == (25, 64)
+        assert np.abs(weights).max() <= r
+        assert np.abs(weights).max() > 0.9 * r  # uses the whole range
+    assert not params.b1.any() and not params.b2.any()
