@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import get_config
 from sklearn.utils import gen_batches, gen_even_slices
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 # ρ̂ is clipped into [_RHO_HAT_TINY, 1 - _RHO_HAT_TINY] before the logs of the
 # KL term: a dead (or saturated) unit must give a large finite penalty, not NaN.
@@ -131,12 +131,37 @@ def chunk_rows(n_features, n_components, itemsize, n_samples):
     return max(1, min(cache_rows, memory_rows, n_samples))
 
 
+_blas = None  # threadpoolctl's view of numpy's BLAS, made on first use
+_pool = None  # worker threads of the objective, made on first use
+
+
+def _blas_controller():
+    global _blas
+    if _blas is None:
+        _blas = ThreadpoolController().select(user_api="blas")
+    return _blas
+
+
 def n_threads():
-    """Worker threads for the objective: one per available core."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
+    """Threads for the objective: as many as BLAS may use right now.
+
+    Our threads take the place of BLAS's own, so a limit set by the caller
+    (threadpoolctl, or joblib in its worker processes) is respected.
+    """
+    blas = _blas_controller()
+    allowed = max((lib.num_threads for lib in blas.lib_controllers), default=1)
+    return max(1, min(allowed, os.cpu_count() or 1))
+
+
+def _map_in_threads(fn, args_per_call):
+    """fn(*args) for each args on the worker threads with single-threaded
+    BLAS; results in the order given."""
+    global _pool
+    n = len(args_per_call)
+    if _pool is None or _pool._max_workers < n:
+        _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="skl_sparse_ae")
+    with _blas_controller().limit(limits=1):
+        return [f.result() for f in [_pool.submit(fn, *args) for args in args_per_call]]
 
 
 def hidden_activations(X, W1, b1, out=None):
@@ -183,6 +208,9 @@ class _Workspace:
         self.gW2T = np.zeros((h, n), dtype=dtype)
         self.gb1 = np.zeros(h, dtype=dtype)
         self.gb2 = np.zeros(n, dtype=dtype)
+        # Column sums as ones @ M: a BLAS matrix-vector product, 3-4x faster
+        # than M.sum(axis=0) on chunks of this shape.
+        self.ones = np.ones(rows, dtype=dtype)
         self.sq_error = 0.0
         self.hidden_sum = np.zeros(h, dtype=np.float64)
 
@@ -193,7 +221,7 @@ def _forward_hidden_pass(X, rows, params, ws, step, A2_all):
         stop = min(start + step, rows.stop)
         A2c = A2_all[start:stop] if A2_all is not None else ws.hidden[: stop - start]
         hidden_activations(X[start:stop], params.W1, params.b1, out=A2c)
-        ws.hidden_sum += A2c.sum(axis=0, dtype=np.float64)
+        ws.hidden_sum += ws.ones[: stop - start] @ A2c
 
 
 def _backward_pass(X, rows, params, ws, step, A2_all, sparsity_term, decoder):
@@ -227,9 +255,9 @@ def _backward_pass(X, rows, params, ws, step, A2_all, sparsity_term, decoder):
         d2 *= fprime
 
         ws.gW2T += A2c.T @ d3
-        ws.gb2 += d3.sum(axis=0)
+        ws.gb2 += ws.ones[:c] @ d3
         ws.gW1 += d2.T @ Xc
-        ws.gb1 += d2.sum(axis=0)
+        ws.gb1 += ws.ones[:c] @ d2
 
 
 def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
@@ -287,17 +315,14 @@ def _evaluate(theta, X, n_components, rho, beta, lam, decoder):
     workspaces = [_Workspace(step, n, h, dtype) for _ in blocks]
 
     def run(fn, *args):
+        calls = [
+            (X, rows, params, ws, step, A2_all, *args)
+            for rows, ws in zip(blocks, workspaces, strict=True)
+        ]
         if n_blocks == 1:
-            fn(X, blocks[0], params, workspaces[0], step, A2_all, *args)
-            return
-        with threadpool_limits(limits=1, user_api="blas"):
-            with ThreadPoolExecutor(max_workers=n_blocks) as pool:
-                futures = [
-                    pool.submit(fn, X, rows, params, ws, step, A2_all, *args)
-                    for rows, ws in zip(blocks, workspaces, strict=True)
-                ]
-                for f in futures:
-                    f.result()
+            fn(*calls[0])
+        else:
+            _map_in_threads(fn, calls)
 
     run(_forward_hidden_pass)
     rho_hat = sum(ws.hidden_sum for ws in workspaces) / m
