@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import warnings
+from functools import partial
 from numbers import Integral, Real
 
 import numpy as np
@@ -15,9 +16,10 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _objective, _solvers
+from . import _dask, _objective, _solvers
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -62,12 +64,16 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         sparse autoencoder); ``"identity"`` is the linear decoder for real
         valued data such as ZCA-whitened patches.
 
-    solver : {"lbfgs"}, default="lbfgs"
+    solver : {"lbfgs", "adam"}, default="lbfgs"
         Optimiser. ``"lbfgs"`` is full-batch L-BFGS-B from
-        :func:`scipy.optimize.minimize`, as in the UFLDL exercise.
+        :func:`scipy.optimize.minimize`, as in the UFLDL exercise: the best
+        optimum for data that fit in memory (or in a memory map).
+        ``"adam"`` is minibatch Adam, for large data and streams; it enables
+        :meth:`partial_fit`.
 
     max_iter : int, default=400
-        Maximum number of L-BFGS iterations.
+        Maximum number of L-BFGS iterations, or of epochs (passes over the
+        data) for ``"adam"``.
 
     tol : float, default=1e-4
         Relative tolerance on the loss: training stops when J has decreased
@@ -76,8 +82,29 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         decreasing to machine precision).
 
     n_iter_no_change : int, default=10
-        Number of iterations over which the decrease of J is measured for
-        ``tol``.
+        Number of iterations (epochs for ``"adam"``) over which the decrease
+        of J is measured for ``tol``.
+
+    batch_size : int or "auto", default="auto"
+        Minibatch size for ``"adam"``; ``"auto"`` is ``min(200, n_samples)``.
+        Ignored by ``"lbfgs"``.
+
+    learning_rate_init : float, default=1e-3
+        Step size of ``"adam"``. Ignored by ``"lbfgs"``.
+
+    shuffle : bool, default=True
+        Whether ``"adam"`` shuffles the samples in each epoch.
+
+    activation_decay : float, default=0.2
+        For ``"adam"`` only. The KL penalty needs ρ̂, the mean activation over
+        *all* the data, which a minibatch does not have. The penalty and its
+        gradient use instead an exponential moving average of the batch
+        means, ``average ← activation_decay·average + (1 − activation_decay)·
+        ρ̂(batch)``, which remembers about ``1 / (1 − activation_decay)``
+        batches; ``0`` uses each batch's own mean. The average is of past
+        weights, so a long memory lags behind training: on the UFLDL image
+        patches, decays of 0.5 and more made the sparsity term oscillate,
+        while 0–0.2 reached an objective within 5% of L-BFGS.
 
     warm_start : bool, default=False
         When True, reuse the weights of the previous call to fit as the
@@ -108,13 +135,18 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Visible (output) biases b2.
 
     loss_ : float
-        The objective J at the fitted weights.
+        The objective J at the fitted weights on the training data (for
+        :meth:`partial_fit`, on the data of the last call), computed exactly
+        whatever the solver.
 
     loss_curve_ : list of float
-        J after each iteration of the last call to fit.
+        J after each L-BFGS iteration of the last call to fit; for
+        ``"adam"``, the mean minibatch loss of each epoch (continued across
+        :meth:`partial_fit` calls and warm starts).
 
     n_iter_ : int
-        Number of iterations run by the last call to fit.
+        Number of iterations (``"adam"``: epochs) run by the last call to
+        fit; :meth:`partial_fit` adds one per call.
 
     mean_activation_ : ndarray of shape (n_components,)
         Mean activation ρ̂ of each hidden unit on the training data at the
@@ -163,10 +195,14 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         "beta": [Interval(Real, 0, None, closed="left")],
         "lam": [Interval(Real, 0, None, closed="left")],
         "decoder_activation": [StrOptions({"logistic", "identity"})],
-        "solver": [StrOptions({"lbfgs"})],
+        "solver": [StrOptions({"lbfgs", "adam"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "shuffle": ["boolean"],
+        "activation_decay": [Interval(Real, 0, 1, closed="left")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -184,6 +220,10 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         max_iter=400,
         tol=1e-4,
         n_iter_no_change=10,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        shuffle=True,
+        activation_decay=0.2,
         warm_start=False,
         random_state=None,
         verbose=0,
@@ -197,6 +237,10 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.max_iter = max_iter
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
+        self.activation_decay = activation_decay
         self.warm_start = warm_start
         self.random_state = random_state
         self.verbose = verbose
@@ -219,21 +263,32 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self : object
             Fitted estimator.
         """
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C")
-        params0 = self._initial_params(X)
-        result = _solvers.lbfgs(
-            X,
-            params0,
-            rho=self.rho,
-            beta=self.beta,
-            lam=self.lam,
-            decoder=self.decoder_activation,
-            max_iter=self.max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
-            name=type(self).__name__,
-        )
+        X = self._validate_training_data(X, reset=True)
+        rng = check_random_state(self.random_state)
+        continuing = self.warm_start and self._has_weights_for(X)
+        params0 = self._params(X.dtype) if continuing else self._random_params(X, rng)
+        if self.solver == "lbfgs":
+            objective = _dask.loss_and_grad if _dask.is_dask_array(X) else _objective.loss_and_grad
+            result = _solvers.lbfgs(
+                X,
+                params0,
+                objective=objective,
+                rho=self.rho,
+                beta=self.beta,
+                lam=self.lam,
+                decoder=self.decoder_activation,
+                max_iter=self.max_iter,
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                verbose=self.verbose,
+                name=type(self).__name__,
+            )
+        else:
+            if not (continuing and hasattr(self, "_adam_state")):
+                self._adam_state = _solvers.AdamState.start(params0)
+                self.loss_curve_ = []
+            self._shuffle_rng = rng
+            result = self._run_adam(X, max_epochs=self.max_iter)
         self._store(result, X)
         if result.hit_max_iter:
             warnings.warn(
@@ -244,14 +299,109 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             )
         return self
 
-    def _initial_params(self, X):
-        """Previous weights under ``warm_start``, else the UFLDL random init."""
-        n_features = X.shape[1]
-        if self.warm_start and hasattr(self, "components_"):
-            if self.components_.shape == (self.n_components, n_features):
-                return self._params(X.dtype)
-        rng = check_random_state(self.random_state)
-        return _objective.initial_params(n_features, self.n_components, rng, X.dtype)
+    def _check_solver(self):
+        if self.solver == "lbfgs":
+            raise AttributeError(
+                "partial_fit is only available for minibatch solvers (solver='adam'), "
+                f"not for solver={self.solver!r}."
+            )
+        return True
+
+    @available_if(_check_solver)
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Update the weights with one pass of minibatch Adam over X.
+
+        The first call initialises the weights; later calls continue with
+        the optimiser state (moments, step count, moving average of ρ̂) of
+        the previous ones, so a model can be trained on a stream of chunks
+        that never fit in memory together.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A chunk of training data.
+
+        y : None
+            Ignored. Present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
+        first_call = not hasattr(self, "_adam_state")
+        X = self._validate_training_data(X, reset=first_call)
+        if first_call:
+            self._shuffle_rng = check_random_state(self.random_state)
+            params0 = self._random_params(X, self._shuffle_rng)
+            self._adam_state = _solvers.AdamState.start(params0)
+            self.loss_curve_ = []
+            self.n_iter_ = 0
+        n_iter = self.n_iter_ + 1
+        result = self._run_adam(X, max_epochs=1)
+        result.n_iter = n_iter
+        self._store(result, X)
+        return self
+
+    def _run_adam(self, X, max_epochs):
+        batch_size = min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
+        return _solvers.adam(
+            X,
+            self._adam_state,
+            n_components=self.n_components,
+            rho=self.rho,
+            beta=self.beta,
+            lam=self.lam,
+            decoder=self.decoder_activation,
+            batch_size=min(batch_size, X.shape[0]),
+            learning_rate=self.learning_rate_init,
+            activation_decay=self.activation_decay,
+            shuffle=self.shuffle,
+            random_state=self._shuffle_rng,
+            max_epochs=max_epochs,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=self.verbose,
+            name=type(self).__name__,
+            loss_curve=self.loss_curve_,
+        )
+
+    def _validate_training_data(self, X, reset):
+        """X validated for training: a float NumPy array in C order, or a Dask
+        array of float blocks (``solver="lbfgs"`` only)."""
+        if _dask.is_dask_array(X):
+            if self.solver != "lbfgs":
+                raise ValueError(
+                    f"solver={self.solver!r} does not train on Dask arrays; use "
+                    "solver='lbfgs', or call partial_fit on computed blocks."
+                )
+            X, out_of_range = _dask.validate(X, self.decoder_activation)
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        else:
+            X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=reset)
+            out_of_range = self.decoder_activation == "logistic" and (X.min() < 0 or X.max() > 1)
+        if out_of_range:
+            warnings.warn(
+                "X has values outside [0, 1], which a logistic (sigmoid) decoder cannot "
+                "reconstruct. Scale the data into [0, 1] (e.g. MinMaxScaler) or use "
+                'decoder_activation="identity".',
+                UserWarning,
+                stacklevel=3,
+            )
+        return X
+
+    def _has_weights_for(self, X):
+        return hasattr(self, "components_") and self.components_.shape == (
+            self.n_components,
+            X.shape[1],
+        )
+
+    def _random_params(self, X, rng):
+        """The UFLDL random initialisation."""
+        return _objective.initial_params(X.shape[1], self.n_components, rng, X.dtype)
 
     def _params(self, dtype):
         """The fitted weights as :class:`_objective.Params` of ``dtype``."""
@@ -263,16 +413,35 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         )
 
     def _store(self, result, X):
-        """Keep the solver's weights and the statistics derived from them."""
+        """Keep the solver's weights, with J and ρ̂ computed exactly on X.
+
+        Raises rather than store weights that are not finite.
+        """
         params = result.params
+        evaluate = _dask.evaluate if _dask.is_dask_array(X) else _objective.evaluate
+        loss, _, rho_hat = evaluate(
+            _objective.pack(params),
+            X,
+            self.n_components,
+            self.rho,
+            self.beta,
+            self.lam,
+            self.decoder_activation,
+        )
+        if not (np.isfinite(loss) and all(np.isfinite(b).all() for b in vars(params).values())):
+            raise ValueError(
+                f"{type(self).__name__} training diverged: the weights or the loss are "
+                "not finite. Scale X (e.g. into [0, 1] or to unit variance), use float64, "
+                "or lower learning_rate_init."
+            )
         self.components_ = params.W1
         self.decoder_components_ = params.W2T
         self.intercept_hidden_ = params.b1
         self.intercept_visible_ = params.b2
-        self.loss_ = result.loss
+        self.loss_ = loss
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
-        self.mean_activation_ = _objective.mean_activation(X, params).astype(X.dtype)
+        self.mean_activation_ = rho_hat.astype(X.dtype)
 
     @property
     def _n_features_out(self):
@@ -293,9 +462,23 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             Hidden activations, in (0, 1).
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            X = self._validate_dask(X, self.n_features_in_)
+            params = self._params(X.dtype)
+            encode = partial(_objective.hidden_activations, W1=params.W1, b1=params.b1)
+            return _dask.map_rows(encode, X, self._n_features_out)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         params = self._params(X.dtype)
         return _objective.hidden_activations(X, params.W1, params.b1)
+
+    def _validate_dask(self, X, n_features):
+        X, _ = _dask.validate(X)
+        if X.shape[1] != n_features:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{n_features} features as input."
+            )
+        return X
 
     def inverse_transform(self, X):
         """Decode hidden activations into the input space, X̂ = g(A2 W2ᵀ + b2).
@@ -311,6 +494,16 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             Reconstruction in the input space.
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            codes = self._validate_dask(X, self._n_features_out)
+            params = self._params(codes.dtype)
+            decode = partial(
+                _objective.reconstruct,
+                W2T=params.W2T,
+                b2=params.b2,
+                decoder=self.decoder_activation,
+            )
+            return _dask.map_rows(decode, codes, self.n_features_in_)
         codes = check_array(X, dtype=_FLOAT_DTYPES)
         if codes.shape[1] != self._n_features_out:
             raise ValueError(

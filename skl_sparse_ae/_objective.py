@@ -195,8 +195,32 @@ def squared_error_rows(X, params, decoder):
     return result
 
 
+@dataclass
+class Sums:
+    """Sums over rows that J and its gradient are made of.
+
+    Partial sums over disjoint sets of rows (threads, Dask blocks) add up.
+    """
+
+    sq_error: float  # Σ‖X̂ − X‖²
+    gW1: np.ndarray  # Σ δ2ᵀ X
+    gW2T: np.ndarray  # Σ A2ᵀ δ3
+    gb1: np.ndarray  # Σ δ2
+    gb2: np.ndarray  # Σ δ3
+
+    @classmethod
+    def zeros(cls, n, h, dtype):
+        return cls(0.0, *(np.zeros(shape, dtype) for shape in ((h, n), (h, n), h, n)))
+
+    def __iadd__(self, other):
+        self.sq_error += other.sq_error
+        for name in ("gW1", "gW2T", "gb1", "gb2"):
+            getattr(self, name).__iadd__(getattr(other, name))
+        return self
+
+
 class _Workspace:
-    """Buffers of one chunk and the gradient sums of one worker thread."""
+    """Buffers of one chunk and the running sums of one worker thread."""
 
     def __init__(self, rows, n, h, dtype):
         self.out = np.empty((rows, n), dtype=dtype)  # X̂, then X̂ − X, then δ3
@@ -204,14 +228,10 @@ class _Workspace:
         self.hidden = np.empty((rows, h), dtype=dtype)  # A2 when not kept
         self.delta2 = np.empty((rows, h), dtype=dtype)
         self.fprime = np.empty((rows, h), dtype=dtype)  # f′(Z2) = A2(1 − A2)
-        self.gW1 = np.zeros((h, n), dtype=dtype)
-        self.gW2T = np.zeros((h, n), dtype=dtype)
-        self.gb1 = np.zeros(h, dtype=dtype)
-        self.gb2 = np.zeros(n, dtype=dtype)
         # Column sums as ones @ M: a BLAS matrix-vector product, 3-4x faster
         # than M.sum(axis=0) on chunks of this shape.
         self.ones = np.ones(rows, dtype=dtype)
-        self.sq_error = 0.0
+        self.sums = Sums.zeros(n, h, dtype)
         self.hidden_sum = np.zeros(h, dtype=np.float64)
 
 
@@ -224,8 +244,9 @@ def _forward_hidden_pass(X, rows, params, ws, step, A2_all):
         ws.hidden_sum += ws.ones[: stop - start] @ A2c
 
 
-def _backward_pass(X, rows, params, ws, step, A2_all, sparsity_term, decoder):
+def _backward_pass(X, rows, params, ws, step, A2_all, sparsity, decoder):
     """Second pass over ``rows``: squared error and gradient sums."""
+    sums = ws.sums
     for start in range(rows.start, rows.stop, step):
         stop = min(start + step, rows.stop)
         c = stop - start
@@ -242,22 +263,70 @@ def _backward_pass(X, rows, params, ws, step, A2_all, sparsity_term, decoder):
             gp *= d3
         d3 -= Xc
         flat = d3.ravel()
-        ws.sq_error += float(np.dot(flat, flat))
+        sums.sq_error += float(np.dot(flat, flat))
         if decoder == "logistic":
             d3 *= gp
 
         # δ2 = (δ3 W2 + β KL′(ρ̂)) · A2(1 − A2)
         d2 = np.matmul(d3, params.W2T.T, out=ws.delta2[:c])
-        if sparsity_term is not None:
-            d2 += sparsity_term
+        if sparsity is not None:
+            d2 += sparsity
         fprime = np.subtract(1.0, A2c, out=ws.fprime[:c])
         fprime *= A2c
         d2 *= fprime
 
-        ws.gW2T += A2c.T @ d3
-        ws.gb2 += ws.ones[:c] @ d3
-        ws.gW1 += d2.T @ Xc
-        ws.gb1 += ws.ones[:c] @ d2
+        sums.gW2T += A2c.T @ d3
+        sums.gb2 += ws.ones[:c] @ d3
+        sums.gW1 += d2.T @ Xc
+        sums.gb1 += ws.ones[:c] @ d2
+
+
+def sparsity_term(rho, rho_hat, beta, dtype):
+    """The vector added to δ2 (None when sparsity is off)."""
+    return _kl_gradient(rho, rho_hat, beta).astype(dtype) if beta else None
+
+
+def block_hidden_sum(X, params):
+    """Σ A2 over the rows of one block (single thread), float64."""
+    m, n = X.shape
+    h = params.W1.shape[0]
+    step = chunk_rows(n, h, X.dtype.itemsize, m)
+    ws = _Workspace(step, n, h, X.dtype)
+    _forward_hidden_pass(X, range(0, m), params, ws, step, None)
+    return ws.hidden_sum
+
+
+def block_sums(X, params, sparsity, decoder):
+    """:class:`Sums` over the rows of one block (single thread)."""
+    m, n = X.shape
+    h = params.W1.shape[0]
+    step = chunk_rows(n, h, X.dtype.itemsize, m)
+    ws = _Workspace(step, n, h, X.dtype)
+    _backward_pass(X, range(0, m), params, ws, step, None, sparsity, decoder)
+    return ws.sums
+
+
+def loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat):
+    """J and its float64 gradient from the row sums over all m rows."""
+    n, h = params.W1.shape[1], params.W1.shape[0]
+    W1_sq = float(np.dot(params.W1.ravel(), params.W1.ravel()))
+    W2_sq = float(np.dot(params.W2T.ravel(), params.W2T.ravel()))
+    loss = sums.sq_error / (2 * m) + 0.5 * lam * (W1_sq + W2_sq)
+    if beta:
+        loss += beta * kl_divergence(rho, rho_hat)
+
+    inv_m = 1.0 / m
+    grad = np.empty(theta.shape[0], dtype=np.float64)
+    g = unpack(grad, n, h)  # float64 views into grad
+    for g_block, sum_block, w_block in (
+        (g.W1, sums.gW1, params.W1),
+        (g.W2T, sums.gW2T, params.W2T),
+    ):
+        np.multiply(sum_block, inv_m, out=g_block)
+        g_block += lam * w_block
+    np.multiply(sums.gb1, inv_m, out=g.b1)
+    np.multiply(sums.gb2, inv_m, out=g.b2)
+    return loss, grad
 
 
 def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
@@ -283,21 +352,18 @@ def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
     grad : ndarray of shape (n_params,), float64
         ∂J/∂theta.
     """
-    loss, grad, _ = _evaluate(theta, X, n_components, rho, beta, lam, decoder)
+    loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder)
     return loss, grad
 
 
-def mean_activation(X, params):
-    """ρ̂: the mean hidden activation over all rows of X."""
-    m, n = X.shape
-    h = params.W1.shape[0]
-    step = chunk_rows(n, h, X.dtype.itemsize, m)
-    ws = _Workspace(step, n, h, X.dtype)
-    _forward_hidden_pass(X, range(0, m), params, ws, step, None)
-    return ws.hidden_sum / m
+def evaluate(theta, X, n_components, rho, beta, lam, decoder, rho_hat_prior=None):
+    """J, its gradient and the mean hidden activation of the rows of X.
 
-
-def _evaluate(theta, X, n_components, rho, beta, lam, decoder):
+    ``rho_hat_prior=(average, decay)`` is for minibatches: the KL term then
+    uses ``decay·average + (1 − decay)·ρ̂(X)`` in place of ρ̂(X), a moving
+    average that estimates ρ̂ over all the data (see the ``adam`` solver).
+    The returned activation is always ρ̂(X) of these rows.
+    """
     m, n = X.shape
     h = n_components
     dtype = X.dtype
@@ -326,32 +392,23 @@ def _evaluate(theta, X, n_components, rho, beta, lam, decoder):
 
     run(_forward_hidden_pass)
     rho_hat = sum(ws.hidden_sum for ws in workspaces) / m
-    sparsity_term = _kl_gradient(rho, rho_hat, beta).astype(dtype) if beta else None
-    run(_backward_pass, sparsity_term, decoder)
+    rho_hat_used = rho_hat if rho_hat_prior is None else blend(*rho_hat_prior, rho_hat)
+    run(_backward_pass, sparsity_term(rho, rho_hat_used, beta, dtype), decoder)
 
-    total = workspaces[0]
+    sums = workspaces[0].sums
     for ws in workspaces[1:]:
-        total.sq_error += ws.sq_error
-        total.gW1 += ws.gW1
-        total.gW2T += ws.gW2T
-        total.gb1 += ws.gb1
-        total.gb2 += ws.gb2
-
-    W1_sq = float(np.dot(params.W1.ravel(), params.W1.ravel()))
-    W2_sq = float(np.dot(params.W2T.ravel(), params.W2T.ravel()))
-    loss = total.sq_error / (2 * m) + 0.5 * lam * (W1_sq + W2_sq)
-    if beta:
-        loss += beta * kl_divergence(rho, rho_hat)
-
-    inv_m = 1.0 / m
-    grad = np.empty(theta.shape[0], dtype=np.float64)
-    g = unpack(grad, n, h)  # float64 views into grad
-    for g_block, sum_block, w_block in (
-        (g.W1, total.gW1, params.W1),
-        (g.W2T, total.gW2T, params.W2T),
-    ):
-        np.multiply(sum_block, inv_m, out=g_block)
-        g_block += lam * w_block
-    np.multiply(total.gb1, inv_m, out=g.b1)
-    np.multiply(total.gb2, inv_m, out=g.b2)
+        sums += ws.sums
+    loss, grad = loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat_used)
     return loss, grad, rho_hat
+
+
+def blend(average, decay, rho_hat):
+    """Moving average of ρ̂ over minibatches (the first batch starts it)."""
+    if average is None:
+        return rho_hat
+    return decay * average + (1.0 - decay) * rho_hat
+
+
+def mean_activation(X, params):
+    """ρ̂: the mean hidden activation over all rows of X."""
+    return block_hidden_sum(X, params) / X.shape[0]

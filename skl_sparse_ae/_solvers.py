@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
+from sklearn.utils import gen_batches
 
-from ._objective import loss_and_grad, pack, unpack
+from ._objective import blend, evaluate, loss_and_grad, pack, unpack
 
 
 @dataclass
@@ -49,13 +50,26 @@ def stalled(loss_curve, tol, n_iter_no_change):
 
 
 def lbfgs(
-    X, params0, *, rho, beta, lam, decoder, max_iter, tol, n_iter_no_change, verbose=0, name=""
+    X,
+    params0,
+    *,
+    rho,
+    beta,
+    lam,
+    decoder,
+    max_iter,
+    tol,
+    n_iter_no_change,
+    verbose=0,
+    name="",
+    objective=loss_and_grad,
 ):
     """Full-batch L-BFGS-B (scipy) on J, starting from ``params0``.
 
     It stops after ``max_iter`` iterations, when J has decreased by less than
     a fraction ``tol`` over the last ``n_iter_no_change`` iterations, or when
-    scipy finds it converged to machine precision. A gradient-norm test is
+    scipy finds it converged to machine precision. ``objective`` computes
+    (J, gradient); the default walks a NumPy X in chunks. A gradient-norm test is
     not used: on sparse autoencoders the gradient becomes small on plateaus
     long before the filters have formed.
     """
@@ -71,7 +85,7 @@ def lbfgs(
             raise StopIteration
 
     result = minimize(
-        loss_and_grad,
+        objective,
         pack(params0),
         args=(X, n_components, rho, beta, lam, decoder),
         method="L-BFGS-B",
@@ -86,4 +100,101 @@ def lbfgs(
         n_iter=int(result.nit),
         hit_max_iter=result.status == 1,
         message=str(result.message),
+    )
+
+
+@dataclass
+class AdamState:
+    """Everything a minibatch run needs to continue where it stopped."""
+
+    theta: np.ndarray  # float64 parameters
+    first_moment: np.ndarray
+    second_moment: np.ndarray
+    n_steps: int = 0
+    rho_hat_average: np.ndarray | None = None  # moving average of ρ̂ over batches
+
+    @classmethod
+    def start(cls, params0):
+        theta = pack(params0).copy()
+        return cls(theta, np.zeros_like(theta), np.zeros_like(theta))
+
+
+# Adam's moment decays and denominator guard (Kingma & Ba, 2015), as in
+# scikit-learn's MLP.
+_ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
+
+
+def _adam_step(state, grad, learning_rate):
+    state.n_steps += 1
+    state.first_moment *= _ADAM_BETA1
+    state.first_moment += (1 - _ADAM_BETA1) * grad
+    state.second_moment *= _ADAM_BETA2
+    state.second_moment += (1 - _ADAM_BETA2) * grad * grad
+    t = state.n_steps
+    step = learning_rate * np.sqrt(1 - _ADAM_BETA2**t) / (1 - _ADAM_BETA1**t)
+    state.theta -= step * state.first_moment / (np.sqrt(state.second_moment) + _ADAM_EPSILON)
+
+
+def adam(
+    X,
+    state,
+    *,
+    n_components,
+    rho,
+    beta,
+    lam,
+    decoder,
+    batch_size,
+    learning_rate,
+    activation_decay,
+    shuffle,
+    random_state,
+    max_epochs,
+    tol,
+    n_iter_no_change,
+    verbose=0,
+    name="",
+    loss_curve=None,
+):
+    """Minibatch Adam on J, continuing from ``state`` (updated in place).
+
+    The KL penalty needs ρ̂ over all the data, which one batch does not have:
+    it uses an exponential moving average of the batch means,
+    ``average = decay·average + (1 − decay)·ρ̂(batch)``, in ρ̂'s place. Each
+    epoch appends the mean batch loss to ``loss_curve``; training stops after
+    ``max_epochs`` or when that curve stalls (see :func:`stalled`).
+    """
+    m, n_features = X.shape
+    loss_curve = [] if loss_curve is None else loss_curve
+    report = _progress_printer(name, verbose)
+    epochs = 0
+    for _ in range(max_epochs):
+        order = random_state.permutation(m) if shuffle else None
+        epoch_loss = 0.0
+        for rows in gen_batches(m, batch_size):
+            batch = X[order[rows]] if shuffle else X[rows]
+            loss, grad, rho_batch = evaluate(
+                state.theta,
+                batch,
+                n_components,
+                rho,
+                beta,
+                lam,
+                decoder,
+                rho_hat_prior=(state.rho_hat_average, activation_decay),
+            )
+            state.rho_hat_average = blend(state.rho_hat_average, activation_decay, rho_batch)
+            _adam_step(state, grad, learning_rate)
+            epoch_loss += loss * batch.shape[0]
+        epochs += 1
+        loss_curve.append(epoch_loss / m)
+        report(len(loss_curve), loss_curve[-1])
+        if stalled(loss_curve, tol, n_iter_no_change):
+            break
+    return SolverResult(
+        params=unpack(state.theta, n_features, n_components, X.dtype).copy(),
+        loss=loss_curve[-1],
+        loss_curve=loss_curve,
+        n_iter=epochs,
+        hit_max_iter=epochs == max_epochs and not stalled(loss_curve, tol, n_iter_no_change),
     )

@@ -17,3 +17,18 @@ def reference_loss(X, W1, b1, W2T, b2, rho, beta, lam, decoder="logistic"):
     rho_hat = A2.mean(axis=0)
     kl = np.sum(rho * np.log(rho / rho_hat) + (1 - rho) * np.log((1 - rho) / (1 - rho_hat)))
     return reconstruction + decay + beta * kl
+
+
+def reference_loss_of(model, X):
+    """J recomputed from a fitted SparseAutoencoder's attributes."""
+    return reference_loss(
+        X,
+        model.components_,
+        model.intercept_hidden_,
+        model.decoder_components_,
+        model.intercept_visible_,
+        model.rho,
+        model.beta,
+        model.lam,
+        model.decoder_activation,
+    )

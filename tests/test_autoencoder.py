@@ -7,7 +7,7 @@ from sklearn.exceptions import ConvergenceWarning
 from skl_sparse_ae import SparseAutoencoder
 from skl_sparse_ae.datasets import load_natural_image_patches
 
-from ._reference import reference_loss
+from ._reference import reference_loss_of
 
 # Short fits that stop at max_iter are the point of many tests here.
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -18,26 +18,12 @@ def X():
     return np.random.RandomState(0).uniform(0.1, 0.9, size=(120, 10))
 
 
-def _loss_from_attributes(model, X):
-    return reference_loss(
-        X,
-        model.components_,
-        model.intercept_hidden_,
-        model.decoder_components_,
-        model.intercept_visible_,
-        model.rho,
-        model.beta,
-        model.lam,
-        model.decoder_activation,
-    )
-
-
 def test_demo_settings_loss_is_exact_and_activation_near_rho():
     X = load_natural_image_patches(n_patches=10000, patch_size=8, random_state=0)
     model = SparseAutoencoder(25, rho=0.01, beta=3, lam=1e-4, max_iter=400, random_state=0)
     with pytest.warns(ConvergenceWarning):
         model.fit(X)
-    assert model.loss_ == pytest.approx(_loss_from_attributes(model, X), rel=1e-6)
+    assert model.loss_ == pytest.approx(reference_loss_of(model, X), rel=1e-6)
     assert model.rho / 1.5 <= model.mean_activation_.mean() <= model.rho * 1.5
     assert model.loss_ < model.loss_curve_[0]
 
@@ -53,7 +39,7 @@ def test_fitted_attributes(X, decoder):
     assert model.n_features_in_ == 10
     assert len(model.loss_curve_) == model.n_iter_
     assert model.loss_ == pytest.approx(model.loss_curve_[-1])
-    assert model.loss_ == pytest.approx(_loss_from_attributes(model, X), rel=1e-10)
+    assert model.loss_ == pytest.approx(reference_loss_of(model, X), rel=1e-10)
     np.testing.assert_allclose(model.mean_activation_, model.transform(X).mean(axis=0))
 
 

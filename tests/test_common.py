@@ -17,6 +17,7 @@ from skl_sparse_ae import SparseAutoencoder, ZCAWhitening
 ESTIMATORS = [
     SparseAutoencoder(n_components=3, max_iter=20, random_state=0),
     SparseAutoencoder(n_components=3, max_iter=20, decoder_activation="identity", random_state=0),
+    SparseAutoencoder(n_components=3, solver="adam", max_iter=20, random_state=0),
     ZCAWhitening(),
 ]
 

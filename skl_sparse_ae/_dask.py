@@ -1,0 +1,94 @@
+"""Training and encoding on Dask arrays, block by block on the workers.
+
+Dask is optional: nothing here imports it unless the caller passed a Dask
+array, which means it is installed.
+"""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import sys
+
+import numpy as np
+
+from . import _objective
+
+
+def is_dask_array(X):
+    """True for a ``dask.array.Array`` (without importing Dask)."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
+
+
+def validate(X, decoder=None):
+    """Check a Dask array as ``validate_data`` checks NumPy ones.
+
+    Returns it as float64 (float32 is kept), in blocks of whole rows. One
+    pass over the data checks that it is finite (and, with a logistic
+    ``decoder``, whether it lies in [0, 1]).
+    """
+    import dask
+    import dask.array as da
+
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected a 2D array, got a {X.ndim}D Dask array of shape {X.shape} instead."
+        )
+    if X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(
+            f"Found array with shape {X.shape}: at least 1 sample and 1 feature are required."
+        )
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"Dask array of dtype {X.dtype} is not supported: it must be numeric.")
+    if X.dtype != np.float32:
+        X = X.astype(np.float64)
+    X = X.rechunk({1: -1})
+    checks = [da.isfinite(X).all()]
+    if decoder == "logistic":
+        checks += [X.min(), X.max()]
+    results = dask.compute(*checks)
+    if not results[0]:
+        raise ValueError("Input X contains NaN or infinity.")
+    return X, (results[1] < 0 or results[2] > 1) if decoder == "logistic" else False
+
+
+def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
+    """J and its gradient for a Dask array X, as :func:`_objective.loss_and_grad`."""
+    loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder)
+    return loss, grad
+
+
+def evaluate(theta, X, n_components, rho, beta, lam, decoder):
+    """J, its gradient and ρ̂ for a Dask array X, as :func:`_objective.evaluate`.
+
+    Two passes over the blocks on the workers: the sums of the hidden
+    activations first (ρ̂ must be known over all rows before δ2), then the
+    squared error and gradient sums. The client adds the per-block sums in
+    block order, so the result does not depend on scheduling.
+    """
+    import dask
+    from dask import delayed
+
+    m, n = X.shape
+    params = _objective.unpack(theta, n, n_components, X.dtype)
+    blocks = X.to_delayed().ravel()
+    block_hidden = [delayed(_objective.block_hidden_sum)(b, params) for b in blocks]
+    rho_hat = sum(dask.compute(*block_hidden)) / m
+    sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype)
+    block_sums = [delayed(_objective.block_sums)(b, params, sparsity, decoder) for b in blocks]
+    partial = dask.compute(*block_sums)
+    sums = partial[0]
+    for more in partial[1:]:
+        sums += more
+    loss, grad = _objective.loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat)
+    return loss, grad, rho_hat
+
+
+def map_rows(function, X, n_columns):
+    """``function(block)`` for each block of rows of X, lazily, as a Dask array."""
+    X = X.rechunk({1: -1})
+    return X.map_blocks(
+        function,
+        dtype=X.dtype,
+        chunks=(X.chunks[0], (n_columns,)),
+        meta=np.empty((0, 0), dtype=X.dtype),
+    )

@@ -1,0 +1,131 @@
+"""solver="adam" and partial_fit."""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from skl_sparse_ae import SparseAutoencoder, _objective
+
+from ._reference import reference_loss, reference_loss_of
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture
+def X():
+    return np.random.RandomState(0).uniform(0.1, 0.9, size=(300, 10))
+
+
+def _adam(**params):
+    return SparseAutoencoder(**{"n_components": 4, "solver": "adam", "random_state": 0, **params})
+
+
+def test_adam_decreases_the_objective(X):
+    model = _adam(max_iter=50, learning_rate_init=1e-2).fit(X)
+    assert len(model.loss_curve_) == model.n_iter_
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    start = SparseAutoencoder(4, max_iter=1, random_state=0)
+    initial = _objective.initial_params(10, 4, np.random.RandomState(0))
+    initial_loss = reference_loss(
+        X, initial.W1, initial.b1, initial.W2T, initial.b2, start.rho, start.beta, start.lam
+    )
+    assert model.loss_ < initial_loss
+
+
+def test_adam_loss_is_exact_objective_on_the_training_data(X):
+    model = _adam(max_iter=5).fit(X)
+    expected = reference_loss_of(model, X)
+    assert model.loss_ == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(model.mean_activation_, model.transform(X).mean(axis=0))
+
+
+def test_batch_objective_uses_moving_average_of_rho_hat(X):
+    rng = np.random.RandomState(0)
+    theta = _objective.pack(_objective.initial_params(10, 4, rng))
+    average = np.full(4, 0.3)
+    _, _, rho_batch = _objective.evaluate(theta, X[:50], 4, 0.05, 3.0, 0.0, "logistic")
+    loss, grad, _ = _objective.evaluate(
+        theta, X[:50], 4, 0.05, 3.0, 0.0, "logistic", rho_hat_prior=(average, 0.9)
+    )
+    blended = 0.9 * average + 0.1 * rho_batch
+    p = _objective.unpack(theta, 10, 4)
+    without_kl = reference_loss(X[:50], p.W1, p.b1, p.W2T, p.b2, 0.05, 0.0, 0.0)
+    kl = np.sum(0.05 * np.log(0.05 / blended) + 0.95 * np.log(0.95 / (1 - blended)))
+    assert loss == pytest.approx(without_kl + 3.0 * kl, rel=1e-12)
+
+
+def test_adam_stops_when_epoch_loss_stalls(X, recwarn):
+    model = _adam(max_iter=500, tol=1e-2, n_iter_no_change=3, learning_rate_init=1e-2).fit(X)
+    assert model.n_iter_ < 500
+    assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_adam_warns_at_max_iter(X):
+    with pytest.warns(ConvergenceWarning, match="max_iter=2"):
+        _adam(max_iter=2, tol=0.0).fit(X)
+
+
+def test_adam_is_repeatable(X):
+    a = _adam(max_iter=3).fit(X)
+    b = _adam(max_iter=3).fit(X)
+    np.testing.assert_array_equal(a.components_, b.components_)
+
+
+def test_shuffle_changes_the_path(X):
+    a = _adam(max_iter=3, shuffle=True).fit(X)
+    b = _adam(max_iter=3, shuffle=False).fit(X)
+    assert not np.array_equal(a.components_, b.components_)
+
+
+def test_partial_fit_only_for_minibatch_solvers(X):
+    assert not hasattr(SparseAutoencoder(solver="lbfgs"), "partial_fit")
+    with pytest.raises(AttributeError, match="partial_fit") as error:
+        SparseAutoencoder(solver="lbfgs").partial_fit(X)
+    assert "solver='adam'" in str(error.value.__cause__)
+    assert hasattr(_adam(), "partial_fit")
+
+
+def test_partial_fit_one_pass_equals_one_epoch_of_fit(X):
+    streamed = _adam(shuffle=False).partial_fit(X)
+    fitted = _adam(shuffle=False, max_iter=1).fit(X)
+    np.testing.assert_array_equal(streamed.components_, fitted.components_)
+    assert streamed.n_iter_ == 1
+
+
+def test_partial_fit_keeps_optimizer_state_across_calls(X):
+    chunked = _adam(shuffle=False, batch_size=50)
+    for chunk in np.array_split(X, 3):
+        assert chunked.partial_fit(chunk) is chunked
+    whole = _adam(shuffle=False, batch_size=50).partial_fit(X)
+    # Same batches in the same order with the optimiser state carried over:
+    # three calls on consecutive chunks are one pass over the whole.
+    np.testing.assert_allclose(chunked.components_, whole.components_, rtol=1e-12)
+    assert chunked.n_iter_ == 3
+    assert len(chunked.loss_curve_) == 3
+
+
+def test_partial_fit_rejects_other_number_of_features(X):
+    model = _adam().partial_fit(X)
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(X[:, :5])
+
+
+def test_partial_fit_after_fit_continues(X):
+    model = _adam(max_iter=2).fit(X)
+    before = model.components_.copy()
+    model.partial_fit(X)
+    assert not np.array_equal(before, model.components_)
+    assert model.n_iter_ == 3
+
+
+def test_warm_start_adam_continues_loss_curve(X):
+    model = _adam(max_iter=3, tol=0.0, warm_start=True)
+    model.fit(X)
+    model.fit(X)
+    assert len(model.loss_curve_) == 6
+
+
+def test_adam_float32_stays_float32(X):
+    model = _adam(max_iter=2).fit(X.astype(np.float32))
+    assert model.components_.dtype == np.float32
+    assert model.transform(X.astype(np.float32)).dtype == np.float32

@@ -1,0 +1,83 @@
+"""Training on memory-mapped data without copying it into memory."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from skl_sparse_ae import SparseAutoencoder
+
+CHILD = textwrap.dedent(
+    """
+    import sys, threading, time
+    import numpy as np
+    from skl_sparse_ae import SparseAutoencoder
+
+    def anon_kib():
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1])
+
+    X = np.load(sys.argv[1], mmap_mode="r")
+    # Warm up imports and the thread pool on a small slice first.
+    SparseAutoencoder(8, max_iter=1, random_state=0).fit(np.asarray(X[:1000]))
+    baseline, peak, done = anon_kib(), [0], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            peak[0] = max(peak[0], anon_kib())
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=poll)
+    watcher.start()
+    model = SparseAutoencoder(8, max_iter=2, tol=0.0, random_state=0).fit(X)
+    done.set()
+    watcher.join()
+    assert model.components_.shape == (8, X.shape[1])
+    print((max(peak[0], anon_kib()) - baseline) * 1024)
+    """
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_lbfgs_on_memmap_does_not_copy_X(tmp_path):
+    path = tmp_path / "patches.npy"
+    rng = np.random.RandomState(0)
+    X = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=(1_000_000, 64))
+    for start in range(0, X.shape[0], 100_000):  # fill without holding it in memory
+        X[start : start + 100_000] = rng.uniform(0.1, 0.9, size=(100_000, 64))
+    X.flush()
+    file_bytes = X.nbytes  # 256 MB
+    del X
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path)], capture_output=True, text=True, check=True
+    )
+    anon_growth = int(result.stdout.split()[-1])
+    # Only the hidden activations (1/8 of X here) and chunk buffers are ours.
+    assert anon_growth < 0.2 * file_bytes, (anon_growth, file_bytes)
+
+
+def test_lbfgs_accepts_read_only_memmap(tmp_path):
+    X = np.random.RandomState(0).uniform(0.1, 0.9, size=(500, 16))
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    on_map = SparseAutoencoder(4, max_iter=20, random_state=0).fit(mapped)
+    in_memory = SparseAutoencoder(4, max_iter=20, random_state=0).fit(X)
+    np.testing.assert_array_equal(on_map.components_, in_memory.components_)
+    np.testing.assert_array_equal(on_map.transform(mapped), in_memory.transform(X))
+
+
+def test_partial_fit_streams_chunks_of_a_file(tmp_path):
+    X = np.random.RandomState(0).uniform(0.1, 0.9, size=(1200, 16))
+    np.save(tmp_path / "X.npy", X)
+    mapped = np.load(tmp_path / "X.npy", mmap_mode="r")
+    model = SparseAutoencoder(4, solver="adam", learning_rate_init=1e-2, random_state=0)
+    losses = []
+    for _ in range(5):
+        for start in range(0, len(mapped), 300):
+            model.partial_fit(mapped[start : start + 300])
+        losses.append(-model.score(X))
+    assert losses[-1] < losses[0]
