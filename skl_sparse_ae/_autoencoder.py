@@ -376,7 +376,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                     f"solver={self.solver!r} does not train on Dask arrays; use "
                     "solver='lbfgs', or call partial_fit on computed blocks."
                 )
-            X, out_of_range = _dask.validate(X, self.decoder_activation)
+            X, out_of_range = _dask.validate_training_data(X, self.decoder_activation)
             self.n_features_in_ = X.shape[1]
             if hasattr(self, "feature_names_in_"):
                 del self.feature_names_in_
@@ -472,7 +472,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         return _objective.hidden_activations(X, params.W1, params.b1)
 
     def _validate_dask(self, X, n_features):
-        X, _ = _dask.validate(X)
+        X = _dask.as_float_blocks(X)
         if X.shape[1] != n_features:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "

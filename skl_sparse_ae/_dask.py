@@ -19,16 +19,12 @@ def is_dask_array(X):
     return dask_array is not None and isinstance(X, dask_array.Array)
 
 
-def validate(X, decoder=None):
-    """Check a Dask array as ``validate_data`` checks NumPy ones.
+def as_float_blocks(X):
+    """A lazy check of a Dask array's shape and dtype, as ``validate_data`` does.
 
-    Returns it as float64 (float32 is kept), in blocks of whole rows. One
-    pass over the data checks that it is finite (and, with a logistic
-    ``decoder``, whether it lies in [0, 1]).
+    Returns it as float64 (float32 is kept) in blocks of whole rows. Nothing
+    is computed, so :meth:`transform` stays lazy.
     """
-    import dask
-    import dask.array as da
-
     if X.ndim != 2:
         raise ValueError(
             f"Expected a 2D array, got a {X.ndim}D Dask array of shape {X.shape} instead."
@@ -41,14 +37,28 @@ def validate(X, decoder=None):
         raise ValueError(f"Dask array of dtype {X.dtype} is not supported: it must be numeric.")
     if X.dtype != np.float32:
         X = X.astype(np.float64)
-    X = X.rechunk({1: -1})
+    return X.rechunk({1: -1})
+
+
+def validate_training_data(X, decoder):
+    """:func:`as_float_blocks`, persisted on the workers and checked.
+
+    Training reads every block twice per L-BFGS iteration, so the blocks are
+    kept in the workers' memory (the cluster's, not the client's) once. One
+    pass checks that X is finite and, with a logistic ``decoder``, whether it
+    lies in [0, 1]; returns (X, out_of_range).
+    """
+    import dask
+    import dask.array as da
+
+    X = as_float_blocks(X).persist()
     checks = [da.isfinite(X).all()]
     if decoder == "logistic":
         checks += [X.min(), X.max()]
     results = dask.compute(*checks)
     if not results[0]:
         raise ValueError("Input X contains NaN or infinity.")
-    return X, (results[1] < 0 or results[2] > 1) if decoder == "logistic" else False
+    return X, decoder == "logistic" and (results[1] < 0 or results[2] > 1)
 
 
 def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
@@ -70,7 +80,7 @@ def evaluate(theta, X, n_components, rho, beta, lam, decoder):
 
     m, n = X.shape
     params = _objective.unpack(theta, n, n_components, X.dtype)
-    blocks = X.to_delayed().ravel()
+    blocks = X.to_delayed(optimize_graph=False).ravel()
     block_hidden = [delayed(_objective.block_hidden_sum)(b, params) for b in blocks]
     rho_hat = sum(dask.compute(*block_hidden)) / m
     sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype)
@@ -84,8 +94,8 @@ def evaluate(theta, X, n_components, rho, beta, lam, decoder):
 
 
 def map_rows(function, X, n_columns):
-    """``function(block)`` for each block of rows of X, lazily, as a Dask array."""
-    X = X.rechunk({1: -1})
+    """``function(block)`` for each block of rows of X (from
+    :func:`as_float_blocks`), lazily, as a Dask array."""
     return X.map_blocks(
         function,
         dtype=X.dtype,
