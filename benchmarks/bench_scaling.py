@@ -5,8 +5,8 @@ Usage: python benchmarks/bench_scaling.py [--n-samples 2000000] [--max-iter 20]
 
 Each way runs in a fresh subprocess that reports its wall time, the growth of
 its anonymous memory during training (RssAnon, polled; file-backed pages of a
-memory map are cache, not a copy) and its peak resident memory (ru_maxrss,
-which includes the memory-mapped pages it touched).
+memory map are cache, not a copy) and its peak resident memory (VmHWM, which
+includes the memory-mapped pages it touched).
 """
 
 import argparse
@@ -21,18 +21,21 @@ import numpy as np
 
 CHILD = textwrap.dedent(
     """
-    import json, resource, sys, threading, time, warnings
+    import json, sys, threading, time, warnings
     import numpy as np
     from skl_sparse_ae import SparseAutoencoder
 
     way, path, max_iter = sys.argv[1], sys.argv[2], int(sys.argv[3])
     warnings.simplefilter("ignore")
 
-    def anon_mib():
+    def status_mib(field):
         with open("/proc/self/status") as status:
             for line in status:
-                if line.startswith("RssAnon:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1]) / 1024
+
+    def anon_mib():
+        return status_mib("RssAnon")
 
     settings = dict(n_components=25, rho=0.01, beta=3.0, lam=1e-4, random_state=0)
     SparseAutoencoder(4, max_iter=2).fit(np.random.rand(500, 64))  # warm up imports
@@ -42,11 +45,21 @@ CHILD = textwrap.dedent(
         X = np.load(path, mmap_mode="r")
     if way == "dask":
         import dask.array as da
+        from dask import delayed
         from distributed import Client, LocalCluster
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                dashboard_address=None)
         client = Client(cluster)
-        X = da.from_array(X, chunks=(250_000, 64))
+        # Each worker maps its own rows from the file. (da.from_array of a
+        # local array would pickle the whole array into every graph.)
+        def load_rows(start, stop):
+            return np.load(path, mmap_mode="r")[start:stop]
+        step = 250_000
+        X = da.concatenate([
+            da.from_delayed(delayed(load_rows)(s, min(s + step, len(X))),
+                            shape=(min(s + step, len(X)) - s, 64), dtype=X.dtype)
+            for s in range(0, len(X), step)
+        ])
     base_anon, peak = anon_mib(), [0.0]
     done = threading.Event()
 
@@ -72,7 +85,7 @@ CHILD = textwrap.dedent(
     print(json.dumps(dict(
         seconds=elapsed, loss=model.loss_, n_iter=model.n_iter_,
         anon_mib=max(peak[0], anon_mib()) - base_anon,
-        peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        peak_rss_mib=status_mib("VmHWM"),
     )))
     """
 )
@@ -83,8 +96,14 @@ WAYS = ["in memory", "memmap", "partial_fit", "dask"]
 def make_data(path, n_samples):
     from skl_sparse_ae.datasets import load_natural_image_patches
 
-    X = load_natural_image_patches(n_samples, 8, random_state=0).astype(np.float32)
-    np.save(path, X)
+    # The sample images hold ~500 000 distinct 8x8 patches: the rest are the
+    # same patches rotated and mirrored, a common augmentation.
+    base = load_natural_image_patches(min(n_samples, 400_000), 8, random_state=0)
+    base = base.astype(np.float32).reshape(-1, 8, 8)
+    variants = [np.rot90(base, k, axes=(1, 2)) for k in range(4)]
+    variants += [v[:, :, ::-1] for v in variants]
+    X = np.concatenate(variants).reshape(-1, 64)[:n_samples]
+    np.save(path, np.random.RandomState(0).permutation(X))
     return X.nbytes
 
 

@@ -131,6 +131,12 @@ def load_natural_image_patches(
         images = [whiten_image(image) for image in images]
     counts = [n_patches // len(images)] * len(images)
     counts[0] += n_patches - sum(counts)
+    available = [(h - patch_size + 1) * (w - patch_size + 1) for h, w in (i.shape for i in images)]
+    if any(count > limit for count, limit in zip(counts, available, strict=True)):
+        raise ValueError(
+            f"n_patches={n_patches} is more than the sample images hold: at most "
+            f"{len(images) * min(available)} distinct patches of {patch_size}x{patch_size} pixels."
+        )
     patches = np.concatenate(
         [
             extract_patches_2d(image, (patch_size, patch_size), max_patches=count, random_state=rng)

@@ -57,3 +57,8 @@ def test_invalid_arguments_are_rejected():
 
     with pytest.raises(InvalidParameterError, match="n_patches"):
         load_natural_image_patches(n_patches=0)
+
+
+def test_more_patches_than_the_images_hold_is_an_error():
+    with pytest.raises(ValueError, match="more than the sample images hold"):
+        load_natural_image_patches(n_patches=10_000_000, patch_size=8)
