@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn import get_config
-from sklearn.utils import gen_batches, gen_even_slices
+from sklearn.utils import gen_batches
 from threadpoolctl import ThreadpoolController
 
 # ρ̂ is clipped into [_RHO_HAT_TINY, 1 - _RHO_HAT_TINY] before the logs of the
@@ -104,10 +104,23 @@ def sigmoid_(z):
     kernel; it returns exact 0 or 1 only where expit rounds to within 1e-16.
     """
     z *= 0.5
-    np.tanh(z, out=z)
-    z *= 0.5
-    z += 0.5
-    return z
+    return _sigmoid_of_half_(z)
+
+
+def _sigmoid_of_half_(half_z):
+    """sigmoid(z) in place, given z/2 (saves sigmoid_'s first pass)."""
+    np.tanh(half_z, out=half_z)
+    half_z *= 0.5
+    half_z += 0.5
+    return half_z
+
+
+def _affine_sigmoid(A, W, b, out):
+    """sigmoid(A Wᵀ + b) into ``out``. The halving of z is done on the small
+    W and b instead of on the result: exact, since ×0.5 is exact in binary."""
+    np.matmul(A, (0.5 * W).T, out=out)
+    out += 0.5 * b
+    return _sigmoid_of_half_(out)
 
 
 def kl_divergence(rho, rho_hat):
@@ -166,17 +179,19 @@ def _map_in_threads(fn, args_per_call):
 
 def hidden_activations(X, W1, b1, out=None):
     """A2 = f(X W1ᵀ + b1), written into ``out`` if given."""
-    out = np.matmul(X, W1.T, out=out)
-    out += b1
-    return sigmoid_(out)
+    if out is None:
+        out = np.empty((X.shape[0], W1.shape[0]), dtype=np.result_type(X, W1))
+    return _affine_sigmoid(X, W1, b1, out)
 
 
 def reconstruct(A2, W2T, b2, decoder, out=None):
     """X̂ = g(A2 W2ᵀ + b2) with g the logistic sigmoid or the identity."""
-    out = np.matmul(A2, W2T, out=out)
-    out += b2
+    if out is None:
+        out = np.empty((A2.shape[0], W2T.shape[1]), dtype=np.result_type(A2, W2T))
     if decoder == "logistic":
-        sigmoid_(out)
+        return _affine_sigmoid(A2, W2T.T, b2, out)
+    np.matmul(A2, W2T, out=out)
+    out += b2
     return out
 
 
@@ -377,7 +392,9 @@ def evaluate(theta, X, n_components, rho, beta, lam, decoder, rho_hat_prior=None
     # block in cache-sized chunks with single-threaded BLAS and its own sums,
     # and the sums are added in block order so results are repeatable.
     n_blocks = min(n_threads(), max(1, m // step))
-    blocks = [range(s.start, s.stop) for s in gen_even_slices(m, n_blocks)]
+    # (sklearn's gen_even_slices validates its arguments: 0.2 ms, per call)
+    bounds = np.linspace(0, m, n_blocks + 1).astype(int)
+    blocks = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
     workspaces = [_Workspace(step, n, h, dtype) for _ in blocks]
 
     def run(fn, *args):
