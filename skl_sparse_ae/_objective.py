@@ -371,13 +371,20 @@ def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
     return loss, grad
 
 
-def evaluate(theta, X, n_components, rho, beta, lam, decoder, rho_hat_prior=None):
+def keep_hidden_activations(X, n_components):
+    """Whether the first pass keeps A2 for the second (else it is recomputed)."""
+    hidden_bytes = X.shape[0] * n_components * X.dtype.itemsize
+    return hidden_bytes <= max(X.nbytes // 2, _KEEP_HIDDEN_ALWAYS_BYTES)
+
+
+def evaluate(theta, X, n_components, rho, beta, lam, decoder, rho_hat_prior=None, keep_hidden=None):
     """J, its gradient and the mean hidden activation of the rows of X.
 
     ``rho_hat_prior=(average, decay)`` is for minibatches: the KL term then
     uses ``decay·average + (1 − decay)·ρ̂(X)`` in place of ρ̂(X), a moving
     average that estimates ρ̂ over all the data (see the ``adam`` solver).
-    The returned activation is always ρ̂(X) of these rows.
+    The returned activation is always ρ̂(X) of these rows. ``keep_hidden``
+    overrides :func:`keep_hidden_activations` (for tests).
     """
     m, n = X.shape
     h = n_components
@@ -385,7 +392,8 @@ def evaluate(theta, X, n_components, rho, beta, lam, decoder, rho_hat_prior=None
     params = unpack(theta, n, h, dtype)
     step = chunk_rows(n, h, dtype.itemsize, m)
 
-    keep_hidden = m * h * dtype.itemsize <= max(X.nbytes // 2, _KEEP_HIDDEN_ALWAYS_BYTES)
+    if keep_hidden is None:
+        keep_hidden = keep_hidden_activations(X, h)
     A2_all = np.empty((m, h), dtype=dtype) if keep_hidden else None
 
     # Rows are split into one contiguous block per thread; each thread walks its

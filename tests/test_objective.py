@@ -124,3 +124,36 @@ def test_initialisation_follows_ufldl():
         assert np.abs(weights).max() <= r
         assert np.abs(weights).max() > 0.9 * r  # uses the whole range
     assert not params.b1.any() and not params.b2.any()
+
+
+def test_worker_threads_do_not_change_results(monkeypatch):
+    X, theta = _problem(m=3000)
+    args = (X, N_COMPONENTS, 0.1, 3.0, 1e-3, "logistic")
+    with config_context(working_memory=0.01):  # several chunks per thread
+        monkeypatch.setattr(_objective, "n_threads", lambda: 1)
+        loss_one, grad_one = _objective.loss_and_grad(theta, *args)
+        monkeypatch.setattr(_objective, "n_threads", lambda: 2)
+        loss_two, grad_two = _objective.loss_and_grad(theta, *args)
+        again = _objective.loss_and_grad(theta, *args)
+    assert loss_two == pytest.approx(loss_one, rel=1e-12)
+    np.testing.assert_allclose(grad_two, grad_one, rtol=1e-11, atol=1e-15)
+    # With a fixed number of threads the sums are added in a fixed order.
+    assert again[0] == loss_two
+    np.testing.assert_array_equal(again[1], grad_two)
+
+
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_recomputing_hidden_activations_gives_same_result(decoder):
+    X, theta = _problem(m=400)
+    args = (X, N_COMPONENTS, 0.1, 3.0, 1e-3, decoder)
+    kept = _objective.evaluate(theta, *args, keep_hidden=True)
+    recomputed = _objective.evaluate(theta, *args, keep_hidden=False)
+    assert recomputed[0] == kept[0]
+    np.testing.assert_array_equal(recomputed[1], kept[1])
+
+
+def test_hidden_activations_are_kept_only_when_small():
+    assert _objective.keep_hidden_activations(np.empty((10, 64)), 25)
+    big = np.lib.stride_tricks.as_strided(np.empty(1), shape=(10_000_000, 64), strides=(0, 0))
+    assert _objective.keep_hidden_activations(big, 25)  # 0.4 × X
+    assert not _objective.keep_hidden_activations(big, 64)  # as large as X
