@@ -61,8 +61,9 @@ def validate_training_data(X, decoder):
     return X, decoder == "logistic" and (results[1] < 0 or results[2] > 1)
 
 
-def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
-    """J and its gradient for a Dask array X, as :func:`_objective.loss_and_grad`."""
+def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", n_workers=None):
+    """J and its gradient for a Dask array X, as :func:`_objective.loss_and_grad`
+    (the cluster's workers do the work: ``n_workers`` is not used)."""
     loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder)
     return loss, grad
 

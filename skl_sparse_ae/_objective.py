@@ -155,6 +155,18 @@ def _blas_controller():
     return _blas
 
 
+def single_threaded_libraries():
+    """Context in which every BLAS and OpenMP pool of the process uses one thread.
+
+    A solver runs in it: the objective brings its own worker threads, and
+    idle BLAS threads of other libraries (scipy's own OpenBLAS, used by
+    L-BFGS-B between evaluations) busy-wait and take the cores from them.
+    Measured on the UFLDL fit with another process busy: 10.1 s → 3.5 s
+    (float64), 6.0 s → 1.5 s (float32).
+    """
+    return ThreadpoolController().limit(limits=1)
+
+
 def n_threads():
     """Threads for the objective: as many as BLAS may use right now.
 
@@ -344,7 +356,7 @@ def loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat):
     return loss, grad
 
 
-def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
+def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", n_workers=None):
     """The objective J and its gradient at ``theta``.
 
     Parameters
@@ -359,6 +371,8 @@ def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
         Target activation ρ, sparsity weight β and weight decay λ.
     decoder : {"logistic", "identity"}
         Output nonlinearity g.
+    n_workers : int, default=None
+        Worker threads; default :func:`n_threads`.
 
     Returns
     -------
@@ -367,7 +381,7 @@ def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic"):
     grad : ndarray of shape (n_params,), float64
         ∂J/∂theta.
     """
-    loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder)
+    loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder, n_workers=n_workers)
     return loss, grad
 
 
@@ -377,14 +391,26 @@ def keep_hidden_activations(X, n_components):
     return hidden_bytes <= max(X.nbytes // 2, _KEEP_HIDDEN_ALWAYS_BYTES)
 
 
-def evaluate(theta, X, n_components, rho, beta, lam, decoder, rho_hat_prior=None, keep_hidden=None):
+def evaluate(
+    theta,
+    X,
+    n_components,
+    rho,
+    beta,
+    lam,
+    decoder,
+    rho_hat_prior=None,
+    keep_hidden=None,
+    n_workers=None,
+):
     """J, its gradient and the mean hidden activation of the rows of X.
 
     ``rho_hat_prior=(average, decay)`` is for minibatches: the KL term then
     uses ``decay·average + (1 − decay)·ρ̂(X)`` in place of ρ̂(X), a moving
     average that estimates ρ̂ over all the data (see the ``adam`` solver).
     The returned activation is always ρ̂(X) of these rows. ``keep_hidden``
-    overrides :func:`keep_hidden_activations` (for tests).
+    overrides :func:`keep_hidden_activations` (for tests); ``n_workers``
+    overrides :func:`n_threads`.
     """
     m, n = X.shape
     h = n_components
@@ -399,7 +425,7 @@ def evaluate(theta, X, n_components, rho, beta, lam, decoder, rho_hat_prior=None
     # Rows are split into one contiguous block per thread; each thread walks its
     # block in cache-sized chunks with single-threaded BLAS and its own sums,
     # and the sums are added in block order so results are repeatable.
-    n_blocks = min(n_threads(), max(1, m // step))
+    n_blocks = min(n_workers or n_threads(), max(1, m // step))
     # (sklearn's gen_even_slices validates its arguments: 0.2 ms, per call)
     bounds = np.linspace(0, m, n_blocks + 1).astype(int)
     blocks = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]

@@ -9,7 +9,15 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.utils import gen_batches
 
-from ._objective import blend, evaluate, loss_and_grad, pack, unpack
+from ._objective import (
+    blend,
+    evaluate,
+    loss_and_grad,
+    n_threads,
+    pack,
+    single_threaded_libraries,
+    unpack,
+)
 
 
 @dataclass
@@ -84,15 +92,18 @@ def lbfgs(
         if stalled(loss_curve, tol, n_iter_no_change):
             raise StopIteration
 
-    result = minimize(
-        objective,
-        pack(params0),
-        args=(X, n_components, rho, beta, lam, decoder),
-        method="L-BFGS-B",
-        jac=True,
-        callback=callback,
-        options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": 0.0},
-    )
+    # The worker threads are counted before every library is limited to one.
+    args = (X, n_components, rho, beta, lam, decoder, n_threads())
+    with single_threaded_libraries():
+        result = minimize(
+            objective,
+            pack(params0),
+            args=args,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": 0.0},
+        )
     return SolverResult(
         params=unpack(result.x, n_features, n_components, X.dtype).copy(),
         loss=float(result.fun),
