@@ -268,11 +268,10 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         continuing = self.warm_start and self._has_weights_for(X)
         params0 = self._params(X.dtype) if continuing else self._random_params(X, rng)
         if self.solver == "lbfgs":
-            objective = _dask.loss_and_grad if _dask.is_dask_array(X) else _objective.loss_and_grad
             result = _solvers.lbfgs(
                 X,
                 params0,
-                objective=objective,
+                evaluate=_dask.evaluate if _dask.is_dask_array(X) else _objective.evaluate,
                 rho=self.rho,
                 beta=self.beta,
                 lam=self.lam,
@@ -419,15 +418,18 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         """
         params = result.params
         evaluate = _dask.evaluate if _dask.is_dask_array(X) else _objective.evaluate
-        loss, _, rho_hat = evaluate(
-            _objective.pack(params),
-            X,
-            self.n_components,
-            self.rho,
-            self.beta,
-            self.lam,
-            self.decoder_activation,
-        )
+        if result.rho_hat is not None:
+            loss, rho_hat = result.loss, result.rho_hat
+        else:
+            loss, _, rho_hat = evaluate(
+                _objective.pack(params),
+                X,
+                self.n_components,
+                self.rho,
+                self.beta,
+                self.lam,
+                self.decoder_activation,
+            )
         if not (np.isfinite(loss) and all(np.isfinite(b).all() for b in vars(params).values())):
             raise ValueError(
                 f"{type(self).__name__} training diverged: the weights or the loss are "

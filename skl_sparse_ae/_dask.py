@@ -61,15 +61,21 @@ def validate_training_data(X, decoder):
     return X, decoder == "logistic" and (results[1] < 0 or results[2] > 1)
 
 
-def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", n_workers=None):
-    """J and its gradient for a Dask array X, as :func:`_objective.loss_and_grad`
-    (the cluster's workers do the work: ``n_workers`` is not used)."""
-    loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder)
-    return loss, grad
-
-
-def evaluate(theta, X, n_components, rho, beta, lam, decoder):
-    """J, its gradient and ρ̂ for a Dask array X, as :func:`_objective.evaluate`.
+def evaluate(
+    theta,
+    X,
+    n_components,
+    rho,
+    beta,
+    lam,
+    decoder,
+    rho_hat_prior=None,
+    keep_hidden=None,
+    n_workers=None,
+):
+    """J, its gradient and ρ̂ for a Dask array X, as :func:`_objective.evaluate`
+    (full batch only: ``rho_hat_prior``, ``keep_hidden`` and ``n_workers`` are
+    accepted for the same signature and not used).
 
     Two passes over the blocks on the workers: the sums of the hidden
     activations first (ρ̂ must be known over all rows before δ2), then the

@@ -12,7 +12,6 @@ from sklearn.utils import gen_batches
 from ._objective import (
     blend,
     evaluate,
-    loss_and_grad,
     n_threads,
     pack,
     single_threaded_libraries,
@@ -25,11 +24,12 @@ class SolverResult:
     """What a solver hands back to the estimator."""
 
     params: object  # _objective.Params in the dtype of X
-    loss: float  # J at ``params``
+    loss: float  # J at ``params`` (for adam: the last epoch's mean batch loss)
     loss_curve: list = field(default_factory=list)
     n_iter: int = 0
     hit_max_iter: bool = False
     message: str = ""
+    rho_hat: np.ndarray | None = None  # ρ̂ over all of X at ``params``, when known
 
 
 def _progress_printer(name, verbose):
@@ -70,14 +70,14 @@ def lbfgs(
     n_iter_no_change,
     verbose=0,
     name="",
-    objective=loss_and_grad,
+    evaluate=evaluate,
 ):
     """Full-batch L-BFGS-B (scipy) on J, starting from ``params0``.
 
     It stops after ``max_iter`` iterations, when J has decreased by less than
     a fraction ``tol`` over the last ``n_iter_no_change`` iterations, or when
-    scipy finds it converged to machine precision. ``objective`` computes
-    (J, gradient); the default walks a NumPy X in chunks. A gradient-norm test is
+    scipy finds it converged to machine precision. ``evaluate`` computes
+    (J, gradient, ρ̂); the default walks a NumPy X in chunks. A gradient-norm test is
     not used: on sparse autoencoders the gradient becomes small on plateaus
     long before the filters have formed.
     """
@@ -92,18 +92,28 @@ def lbfgs(
         if stalled(loss_curve, tol, n_iter_no_change):
             raise StopIteration
 
+    last = {}
+
+    def objective(theta, *args):
+        # J and ρ̂ at the returned weights come from their own evaluation:
+        # L-BFGS-B returns the point it evaluated last.
+        loss, grad, rho_hat = evaluate(theta, *args)
+        last.update(theta=theta.copy(), loss=loss, rho_hat=rho_hat)
+        return loss, grad
+
     # The worker threads are counted before every library is limited to one.
-    args = (X, n_components, rho, beta, lam, decoder, n_threads())
+    workers = n_threads()
     with single_threaded_libraries():
         result = minimize(
             objective,
             pack(params0),
-            args=args,
+            args=(X, n_components, rho, beta, lam, decoder, None, None, workers),
             method="L-BFGS-B",
             jac=True,
             callback=callback,
             options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": 0.0},
         )
+    known = np.array_equal(last.get("theta"), result.x)
     return SolverResult(
         params=unpack(result.x, n_features, n_components, X.dtype).copy(),
         loss=float(result.fun),
@@ -111,6 +121,7 @@ def lbfgs(
         n_iter=int(result.nit),
         hit_max_iter=result.status == 1,
         message=str(result.message),
+        rho_hat=last["rho_hat"] if known else None,
     )
 
 
