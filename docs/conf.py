@@ -49,7 +49,7 @@ sphinx_gallery_conf = {
     "examples_dirs": "../examples",
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
-    # From the UFLDL exercises to scikit-learn workflows.
+    # From the UFLDL exercises to scikit-learn workflows, then the rest.
     "within_subsection_order": ExplicitOrder(
         [
             "plot_natural_image_filters.py",
@@ -58,6 +58,7 @@ sphinx_gallery_conf = {
             "plot_digits_classification.py",
             "plot_grid_search.py",
             "plot_stacked_autoencoders.py",
+            "*",  # any other example goes last
         ]
     ),
     "doc_module": ("skl_sparse_ae",),

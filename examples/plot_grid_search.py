@@ -57,12 +57,15 @@ pipeline = make_pipeline(
     LogisticRegression(C=10.0, max_iter=100 if QUICK else 1000),
 )
 rhos, betas, lams = [0.01, 0.05, 0.2], [0.3, 3.0], [1e-4, 1e-3, 1e-2]
+if QUICK:
+    rhos, lams = [0.05, 0.2], [1e-4, 1e-2]
+CV = 2 if QUICK else 3
 param_grid = {
     "sparseautoencoder__rho": rhos,
     "sparseautoencoder__beta": betas,
     "sparseautoencoder__lam": lams,
 }
-search = GridSearchCV(pipeline, param_grid, cv=3, n_jobs=2)
+search = GridSearchCV(pipeline, param_grid, cv=CV, n_jobs=2)
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", ConvergenceWarning)
     search.fit(X_train, y_train)
@@ -131,7 +134,7 @@ unsupervised = GridSearchCV(
         n_components=100, rho=0.05, max_iter=MAX_ITER, random_state=0
     ),
     {"beta": [0.0, 3.0], "lam": lams},
-    cv=3,
+    cv=CV,
     n_jobs=2,
 )
 with warnings.catch_warnings():

@@ -22,6 +22,9 @@ def test_the_gallery_is_not_empty():
 def test_example_runs(example, tmp_path):
     # Quick mode shrinks data and iterations; Agg draws without a display.
     env = {**os.environ, "MPLBACKEND": "Agg", "SKL_SPARSE_AE_EXAMPLES_QUICK": "1"}
+    # One BLAS thread: the examples run next to other tests (pytest -n auto),
+    # and on busy cores threaded BLAS makes small problems many times slower.
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     result = subprocess.run(
         [sys.executable, str(example)],
         cwd=tmp_path,  # anything an example writes lands in a temporary folder
