@@ -2,6 +2,7 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import copy
 import warnings
 from functools import partial
 from numbers import Integral, Real
@@ -20,6 +21,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _dask, _objective, _solvers
+from ._utils import restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -246,6 +248,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         self.verbose = verbose
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @restore_state_on_error
     def fit(self, X, y=None):
         """Learn the encoder and decoder weights from X.
 
@@ -262,6 +265,13 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         -------
         self : object
             Fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If X is not a finite 2-D array of numbers, or if training diverges
+            (the weights or the loss stop being finite). The estimator is then
+            left exactly as it was before the call.
         """
         X = self._validate_training_data(X, reset=True)
         rng = check_random_state(self.random_state)
@@ -282,6 +292,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 verbose=self.verbose,
                 name=type(self).__name__,
             )
+            # An Adam state from an earlier fit no longer matches these weights.
+            vars(self).pop("_adam_state", None)
         else:
             if not (continuing and hasattr(self, "_adam_state")):
                 self._adam_state = _solvers.AdamState.start(params0)
@@ -294,7 +306,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} "
                 "iterations before J stopped decreasing; increase max_iter (or tol).",
                 ConvergenceWarning,
-                stacklevel=2,
+                # fit ← restore_state_on_error ← _fit_context ← the caller
+                stacklevel=4,
             )
         return self
 
@@ -308,6 +321,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     @available_if(_check_solver)
     @_fit_context(prefer_skip_nested_validation=True)
+    @restore_state_on_error
     def partial_fit(self, X, y=None):
         """Update the weights with one pass of minibatch Adam over X.
 
@@ -328,8 +342,22 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         -------
         self : object
             The updated estimator.
+
+        Raises
+        ------
+        ValueError
+            If X is not a finite 2-D array of numbers with the number of
+            features of the previous calls, if ``n_components`` has changed
+            since then, or if training diverges. The estimator is then left
+            exactly as it was before the call.
         """
         first_call = not hasattr(self, "_adam_state")
+        if not first_call and self.components_.shape[0] != self.n_components:
+            raise ValueError(
+                f"n_components changed from {self.components_.shape[0]} to "
+                f"{self.n_components} since the previous call to partial_fit; call fit "
+                "to train a model of the new size from scratch."
+            )
         X = self._validate_training_data(X, reset=first_call)
         if first_call:
             self._shuffle_rng = check_random_state(self.random_state)
@@ -345,6 +373,9 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
 
     def _run_adam(self, X, max_epochs):
         batch_size = min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
+        # The solver updates the state and the loss curve in place: it works on
+        # copies so that a call that fails leaves the previous ones intact.
+        self._adam_state = copy.deepcopy(self._adam_state)
         return _solvers.adam(
             X,
             self._adam_state,
@@ -363,7 +394,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             n_iter_no_change=self.n_iter_no_change,
             verbose=self.verbose,
             name=type(self).__name__,
-            loss_curve=self.loss_curve_,
+            loss_curve=list(self.loss_curve_),
         )
 
     def _validate_training_data(self, X, reset):
@@ -388,7 +419,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 "reconstruct. Scale the data into [0, 1] (e.g. MinMaxScaler) or use "
                 'decoder_activation="identity".',
                 UserWarning,
-                stacklevel=3,
+                # here ← fit or partial_fit ← two decorators ← the caller
+                stacklevel=5,
             )
         return X
 
@@ -506,7 +538,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 decoder=self.decoder_activation,
             )
             return _dask.map_rows(decode, codes, self.n_features_in_)
-        codes = check_array(X, dtype=_FLOAT_DTYPES)
+        codes = check_array(X, dtype=_FLOAT_DTYPES, estimator=self, input_name="X")
         if codes.shape[1] != self._n_features_out:
             raise ValueError(
                 f"X has {codes.shape[1]} features, but {type(self).__name__}."

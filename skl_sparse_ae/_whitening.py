@@ -15,6 +15,8 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._utils import restore_state_on_error
+
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
@@ -107,6 +109,7 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self.copy = copy
 
     @_fit_context(prefer_skip_nested_validation=True)
+    @restore_state_on_error
     def fit(self, X, y=None):
         """Compute the mean, the covariance eigenbasis and the whitening matrix.
 
@@ -122,6 +125,13 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         -------
         self : object
             Fitted estimator.
+
+        Raises
+        ------
+        ValueError
+            If X is not a finite 2-D array of numbers, or if its values are so
+            large that the covariance overflows the dtype of X. The estimator
+            is then left exactly as it was before the call.
         """
         X = _writable(validate_data(self, X, dtype=_FLOAT_DTYPES, copy=self.copy))
         m = X.shape[0]
@@ -129,6 +139,13 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         X -= self.mean_  # X is our own copy unless copy=False
         # The eigendecomposition is done in float64 (n × n, cheap) for accuracy.
         covariance = (X.T @ X).astype(np.float64) / m
+        if not np.isfinite(covariance).all():
+            # scipy would only say "array must not contain infs or NaNs".
+            hint = ", or pass float64 data" if X.dtype == np.float32 else ""
+            raise ValueError(
+                f"X is too large to whiten: its covariance overflows {X.dtype}. "
+                f"Scale X down (e.g. with StandardScaler){hint}."
+            )
         S, U = linalg.eigh(covariance)
         S, U = S[::-1], U[:, ::-1]
         S = np.maximum(S, 0.0)  # rounding can make null directions slightly negative

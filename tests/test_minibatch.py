@@ -129,3 +129,14 @@ def test_adam_float32_stays_float32(X):
     model = _adam(max_iter=2).fit(X.astype(np.float32))
     assert model.components_.dtype == np.float32
     assert model.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_warm_start_adam_after_lbfgs_fit_starts_from_lbfgs_weights(X):
+    # An Adam state left over from an earlier adam fit must not replace the
+    # weights of a later L-BFGS fit.
+    model = _adam(max_iter=2).fit(X)
+    model.set_params(solver="lbfgs", max_iter=20).fit(X)
+    lbfgs_loss = model.loss_
+    model.set_params(solver="adam", warm_start=True, max_iter=1, learning_rate_init=1e-8)
+    model.fit(X)
+    assert model.loss_ == pytest.approx(lbfgs_loss, rel=1e-4)

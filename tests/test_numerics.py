@@ -1,0 +1,345 @@
+"""Numerical extremes, determinism and thread safety.
+
+Training on awkward data either finishes with finite weights and a finite
+loss or raises a clear ValueError: never NaN weights.
+"""
+
+import pickle
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from sklearn import config_context
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_limits
+
+from skl_sparse_ae import SparseAutoencoder, ZCAWhitening, _objective
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+# numpy's own warnings on the way to a "training diverged" error.
+ignore_overflow = pytest.mark.filterwarnings(
+    "ignore:overflow encountered:RuntimeWarning",
+    "ignore:invalid value encountered:RuntimeWarning",
+)
+
+FITTED_ARRAYS = (
+    "components_",
+    "decoder_components_",
+    "intercept_hidden_",
+    "intercept_visible_",
+    "mean_activation_",
+    "loss_curve_",
+)
+
+DIVERGED = "training diverged: the weights or the loss are not finite"
+
+
+def _data(n_samples=60, n_features=8, low=0.0, high=1.0):
+    return np.random.RandomState(0).uniform(low, high, size=(n_samples, n_features))
+
+
+def _model(solver="lbfgs", **params):
+    return SparseAutoencoder(
+        **{"n_components": 4, "solver": solver, "max_iter": 30, "random_state": 0, **params}
+    )
+
+
+def _assert_finite_model(model, X):
+    for name in FITTED_ARRAYS:
+        assert np.all(np.isfinite(getattr(model, name))), name
+    assert np.isfinite(model.loss_)
+    assert np.all(np.isfinite(model.transform(X)))
+    assert np.all(np.isfinite(model.score_samples(X)))
+
+
+def _fitted_state(model):
+    params = model.get_params(deep=False)
+    return {name: pickle.dumps(value) for name, value in vars(model).items() if name not in params}
+
+
+SOLVERS = ["lbfgs", "adam"]
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize(
+    "scale, decoder",
+    [(1e-6, "logistic"), (1e-6, "identity"), (1e6, "identity"), (1e3, "identity")],
+)
+def test_tiny_and_huge_scales_train_to_finite_weights(solver, scale, decoder):
+    X = _data() * scale
+    model = _model(solver, decoder_activation=decoder).fit(X)
+    _assert_finite_model(model, X)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_constant_features(solver):
+    X = _data()
+    X[:, ::2] = 0.3
+    _assert_finite_model(_model(solver).fit(X), X)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("value", [0.0, 0.5, 1.0])
+def test_all_features_constant(solver, value):
+    X = np.full((30, 5), value)
+    _assert_finite_model(_model(solver).fit(X), X)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_duplicated_rows(solver):
+    X = np.vstack([_data(), _data()])
+    _assert_finite_model(_model(solver).fit(X), X)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_single_repeated_row(solver):
+    X = np.tile(_data(n_samples=1), (40, 1))
+    _assert_finite_model(_model(solver).fit(X), X)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("rho", [0.001, 0.5, 0.999])
+def test_strong_sparsity_penalty(solver, rho):
+    X = _data()
+    _assert_finite_model(_model(solver, beta=100.0, rho=rho).fit(X), X)
+
+
+@pytest.mark.parametrize("rho", [0.001, 0.999])
+def test_strong_sparsity_penalty_pushes_mean_activation_to_the_edge(rho):
+    model = _model(beta=100.0, rho=rho, max_iter=100).fit(_data())
+    np.testing.assert_allclose(model.mean_activation_, rho, rtol=0.05)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_float32_with_large_values(solver):
+    X = _data(low=1e4, high=1e6).astype(np.float32)
+    model = _model(solver, decoder_activation="identity").fit(X)
+    assert model.components_.dtype == np.float32
+    _assert_finite_model(model, X)
+
+
+@ignore_overflow
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+@pytest.mark.parametrize(
+    "dtype, scale", [(np.float32, 1e19), (np.float32, 1e30), (np.float64, 1e160)]
+)
+def test_overflowing_data_raises_instead_of_nan_weights(solver, decoder, dtype, scale):
+    X = (_data() * scale).astype(dtype)
+    model = _model(solver, decoder_activation=decoder, max_iter=5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the logistic decoder's range warning
+        with pytest.raises(ValueError, match=DIVERGED):
+            model.fit(X)
+    assert not hasattr(model, "components_")
+
+
+@ignore_overflow
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_diverged_refit_keeps_the_fitted_model(solver):
+    model = _model(solver, decoder_activation="identity", max_iter=5).fit(_data())
+    state = _fitted_state(model)
+    with pytest.raises(ValueError, match=DIVERGED):
+        model.fit(_data() * 1e160)
+    assert _fitted_state(model) == state
+
+
+@ignore_overflow
+def test_diverged_partial_fit_changes_nothing():
+    X = _data()
+    model = _model("adam", decoder_activation="identity").partial_fit(X)
+    untouched = pickle.loads(pickle.dumps(model))
+    with pytest.raises(ValueError, match=DIVERGED):
+        model.partial_fit(X * 1e160)
+    # The failed call left no trace: not in the weights, the Adam moments,
+    # the loss curve nor the shuffling random state.
+    model.partial_fit(X)
+    untouched.partial_fit(X)
+    assert model.loss_curve_ == untouched.loss_curve_
+    np.testing.assert_array_equal(model.components_, untouched.components_)
+
+
+@ignore_overflow
+def test_zca_covariance_overflow_is_a_clear_error():
+    X = (_data() * 1e20).astype(np.float32)
+    with pytest.raises(ValueError, match="too large to whiten.*overflows float32"):
+        ZCAWhitening().fit(X)
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1e6])
+def test_zca_tiny_and_huge_scales(scale):
+    X = _data() * scale
+    zca = ZCAWhitening().fit(X)
+    for name in ("mean_", "whitening_", "dewhitening_", "explained_variance_", "components_"):
+        assert np.all(np.isfinite(getattr(zca, name))), name
+    np.testing.assert_allclose(zca.inverse_transform(zca.transform(X)), X, rtol=1e-6)
+
+
+# The KL term with dead (ρ̂ = 0) and saturated (ρ̂ = 1) hidden units.
+
+
+@pytest.mark.parametrize("rho", [0.001, 0.05, 0.999])
+def test_kl_divergence_is_finite_at_zero_and_one(rho):
+    kl = _objective.kl_divergence(rho, np.array([0.0, 1.0, 0.5]))
+    assert np.isfinite(kl)
+    assert kl > 0
+
+
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_loss_and_gradient_are_finite_with_dead_and_saturated_units(decoder):
+    X = _data(n_features=6)
+    params = _objective.initial_params(6, 3, np.random.RandomState(0))
+    params.b1[:] = [-1e3, 1e3, 0.0]  # a dead unit, a saturated one and a normal one
+    loss, grad, rho_hat = _objective.evaluate(
+        _objective.pack(params), X, 3, 0.05, 3.0, 1e-4, decoder
+    )
+    assert rho_hat[0] == 0.0 and rho_hat[1] == 1.0
+    assert np.isfinite(loss)
+    assert np.all(np.isfinite(grad))
+
+
+def test_training_with_saturated_units_stays_finite():
+    # Inputs of 1e6 saturate the hidden units: some are 1 on every row.
+    X = _data() * 1e6
+    model = _model()
+    with pytest.warns(UserWarning, match="outside"):
+        model.fit(X)
+    assert np.any((model.mean_activation_ == 0) | (model.mean_activation_ == 1))
+    _assert_finite_model(model, X)
+
+
+# The logistic decoder's range warning.
+
+RANGE_WARNING = 'outside \\[0, 1\\].*decoder_activation="identity"'
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("low, high", [(-0.5, 1.0), (0.0, 1.5), (-3.0, 3.0)])
+def test_logistic_decoder_warns_on_data_outside_unit_interval(solver, low, high):
+    with pytest.warns(UserWarning, match=RANGE_WARNING):
+        _model(solver, max_iter=2).fit(_data(low=low, high=high))
+
+
+def test_logistic_decoder_warns_in_partial_fit():
+    with pytest.warns(UserWarning, match=RANGE_WARNING):
+        _model("adam").partial_fit(_data(low=-1.0, high=1.0))
+
+
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_range_warning_points_at_the_callers_line(method):
+    model = _model("adam", max_iter=1)
+    with pytest.warns(UserWarning, match=RANGE_WARNING) as record:
+        getattr(model, method)(_data(low=-1.0, high=1.0))
+    assert [w.filename for w in record if "outside" in str(w.message)] == [__file__]
+
+
+def test_convergence_warning_points_at_the_callers_line():
+    with pytest.warns(ConvergenceWarning) as record:
+        _model(max_iter=1, tol=0.0).fit(_data())
+    assert [w.filename for w in record] == [__file__]
+
+
+def _range_warnings(X, **params):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _model(max_iter=2, **params).fit(X)
+    return [w for w in caught if "outside [0, 1]" in str(w.message)]
+
+
+@pytest.mark.parametrize("low, high", [(0.0, 1.0), (0.1, 0.9)])
+def test_logistic_decoder_does_not_warn_on_data_in_unit_interval(low, high):
+    X = _data(low=low, high=high)
+    X[0, 0], X[1, 1] = low, high  # the bounds themselves are fine
+    assert _range_warnings(X) == []
+
+
+def test_identity_decoder_does_not_warn_on_any_range():
+    assert _range_warnings(_data(low=-5.0, high=5.0), decoder_activation="identity") == []
+
+
+# Determinism.
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_data_and_random_state_give_identical_models(solver, dtype):
+    X = _data(n_samples=300).astype(dtype)
+    a = _model(solver).fit(X)
+    b = _model(solver).fit(X)
+    for name in FITTED_ARRAYS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.loss_ == b.loss_
+    np.testing.assert_array_equal(a.transform(X), b.transform(X))
+    np.testing.assert_array_equal(a.score_samples(X), b.score_samples(X))
+
+
+# Chunk sizes and thread counts change the order of the sums over rows, so
+# results agree to rounding only. L-BFGS amplifies rounding differences as it
+# iterates (about 1e-13 after 10 iterations, 1e-9 after 30 here), hence the
+# short fits.
+
+
+def _assert_models_agree(a, b, rtol):
+    for name in FITTED_ARRAYS:
+        np.testing.assert_allclose(getattr(a, name), getattr(b, name), rtol=rtol, err_msg=name)
+    assert a.loss_ == pytest.approx(b.loss_, rel=rtol)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_working_memory_changes_fit_only_by_rounding(solver):
+    # 0.001 MiB makes chunks of a few rows, and with them one block per thread.
+    X = _data(n_samples=300)
+    assert _objective.chunk_rows(8, 4, 8, 300) == 300
+    a = _model(solver, max_iter=10).fit(X)
+    with config_context(working_memory=0.001):
+        assert _objective.chunk_rows(8, 4, 8, 300) < 10
+        b = _model(solver, max_iter=10).fit(X)
+    _assert_models_agree(a, b, rtol=1e-10)
+
+
+def test_working_memory_changes_outputs_only_by_rounding():
+    X = _data(n_samples=300)
+    model = _model().fit(X)
+    with config_context(working_memory=0.001):
+        codes, scores = model.transform(X), model.score_samples(X)
+    np.testing.assert_allclose(codes, model.transform(X), rtol=1e-12)
+    np.testing.assert_allclose(scores, model.score_samples(X), rtol=1e-12)
+
+
+def test_number_of_threads_changes_fit_only_by_rounding():
+    if _objective.n_threads() < 2:
+        pytest.skip("BLAS is limited to one thread here")
+    X = _data(n_samples=2000)
+    with config_context(working_memory=0.01):  # chunks small enough for a block per thread
+        a = _model(max_iter=10).fit(X)
+        with threadpool_limits(limits=1):
+            b = _model(max_iter=10).fit(X)
+    _assert_models_agree(a, b, rtol=1e-10)
+
+
+# Thread safety.
+
+
+@pytest.mark.parametrize(
+    "estimator, method",
+    [
+        (SparseAutoencoder(16, max_iter=5, random_state=0), "transform"),
+        (SparseAutoencoder(16, max_iter=5, random_state=0), "score_samples"),
+        (SparseAutoencoder(16, max_iter=5, random_state=0), "inverse_transform"),
+        (ZCAWhitening(), "transform"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else type(value).__name__,
+)
+def test_concurrent_calls_equal_serial_calls(estimator, method):
+    X = _data(n_samples=4000, n_features=40)
+    estimator.fit(X[:500])
+    if method == "inverse_transform":
+        X = estimator.transform(X)
+    chunks = np.array_split(X, 8)
+    serial = [getattr(estimator, method)(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        concurrent = list(pool.map(getattr(estimator, method), chunks))
+    for got, expected in zip(concurrent, serial, strict=True):
+        np.testing.assert_array_equal(got, expected)
