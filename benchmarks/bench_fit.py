@@ -1,39 +1,81 @@
 """Fit time of skl-sparse-ae against its peers, side by side, in one run.
 
-Usage: python benchmarks/bench_fit.py [--case ufldl|large|all] [--quick]
+Usage: python benchmarks/bench_fit.py [--case ufldl|large|all] [--repeat K] [--quick]
 
-Same data, same initial weights, same number of L-BFGS iterations for:
-skl-sparse-ae (float64, float32); a straightforward NumPy port of the UFLDL
-cost driven by scipy's L-BFGS-B; PyTorch's torch.optim.LBFGS on the same
-objective (if torch is installed); scikit-learn's MLPRegressor fitted X -> X
-(less work: no sparsity term, so its J is not comparable); and the floor, the
-time of the five matrix products of one evaluation times the iterations.
+Same data, same initial weights (UFLDL init, r = sqrt(6)/sqrt(n+h+1)) and the same
+number of L-BFGS iterations for: skl-sparse-ae; a straightforward NumPy port of the
+UFLDL sparseAutoencoderCost driven by scipy's L-BFGS-B; PyTorch's torch.optim.LBFGS
+on the same objective (skipped if torch is missing); scikit-learn's MLPRegressor
+fitted X -> X (no sparsity term, identity output: another objective); and the floor,
+the five matrix products of one evaluation times the iterations.
+
+Before timing, every implementation's J (and gradient) at the initial weights is
+checked against the float64 NumPy port, so no port computes another objective. Each
+row runs in a fresh subprocess that loads the data, warms up, and reports the best
+time of K fits and the peak memory growth during them, beyond the data (VmHWM reset
+at the start: getrusage's ru_maxrss would start at the parent's memory). The final J
+of every row is re-evaluated by the float64 NumPy port at the weights it returned, so
+all J are comparable.
 """
 
 import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.optimize import minimize
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
 
 from skl_sparse_ae import SparseAutoencoder, _objective
 from skl_sparse_ae.datasets import load_natural_image_patches
 
+
+@dataclass(frozen=True)
+class Case:
+    side: int  # patch side: n = side²
+    m: int  # samples
+    h: int
+    rho: float
+    beta: float
+    lam: float
+    n_iter: int  # L-BFGS iterations
+    dtypes: tuple  # dtypes the rows run in
+    quick_m: int  # --quick sizes
+    quick_iter: int
+
+
 CASES = {
-    # name: (patch side, n_samples, dtype of the data, h, rho, beta, lam, iterations)
-    "ufldl": (8, 10_000, np.float64, 25, 0.01, 3.0, 1e-4, 400),
-    "large": (28, 60_000, np.float32, 196, 0.1, 3.0, 3e-3, 10),
+    "ufldl": Case(8, 10_000, 25, 0.01, 3.0, 1e-4, 400, ("float64", "float32"), 10_000, 20),
+    "large": Case(28, 60_000, 196, 0.1, 3.0, 3e-3, 10, ("float32",), 10_000, 2),
 }
+IMPLEMENTATIONS = ("skl-sparse-ae", "NumPy port", "PyTorch LBFGS", "MLPRegressor", "floor")
+TORCH_THREADS = 2
+LBFGS_HISTORY = 10  # scipy's default m
 
 
-def ufldl_numpy_port(theta, X, h, rho, beta, lam):
-    """The vectorised UFLDL sparseAutoencoderCost as a student writes it."""
-    m, n = X.shape
+# --- the objective, as a student ports it ------------------------------------------------
+
+
+def split(theta, n, h):
+    """W1 (h, n), W2 (n, h), b1, b2 from the flat vector [W1, W2ᵀ, b1, b2]."""
     W1 = theta[: h * n].reshape(h, n)
     W2 = theta[h * n : 2 * h * n].reshape(h, n).T
-    b1, b2 = theta[2 * h * n : 2 * h * n + h], theta[2 * h * n + h :]
+    return W1, W2, theta[2 * h * n : 2 * h * n + h], theta[2 * h * n + h :]
+
+
+def sparse_autoencoder_cost(theta, X, h, rho, beta, lam):
+    """The vectorised UFLDL sparseAutoencoderCost, rows = samples, in X's dtype."""
+    m, n = X.shape
+    W1, W2, b1, b2 = split(theta.astype(X.dtype, copy=False), n, h)
     a2 = 1 / (1 + np.exp(-(X @ W1.T + b1)))
     a3 = 1 / (1 + np.exp(-(a2 @ W2.T + b2)))
     rho_hat = a2.mean(axis=0)
@@ -50,159 +92,453 @@ def ufldl_numpy_port(theta, X, h, rho, beta, lam):
             d3.mean(axis=0),
         ]
     )
-    return J, grad
+    return float(J), grad.astype(np.float64)
 
 
-def fit_ours(X, h, rho, beta, lam, n_iter):
-    model = SparseAutoencoder(
-        h, rho=rho, beta=beta, lam=lam, max_iter=n_iter, tol=0.0, random_state=0
-    )
-    start = time.perf_counter()
-    model.fit(X)
-    return time.perf_counter() - start, model.n_iter_, model.loss_
-
-
-def fit_numpy_port(X, theta0, h, rho, beta, lam, n_iter):
-    start = time.perf_counter()
-    result = minimize(
-        ufldl_numpy_port,
-        theta0,
-        args=(X, h, rho, beta, lam),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": n_iter, "gtol": 0, "ftol": 0},
-    )
-    return time.perf_counter() - start, result.nit, result.fun
-
-
-def fit_torch(X, theta0, h, rho, beta, lam, n_iter):
+def torch_objective(Xt, params, case):
+    """The same J on torch tensors (autograd gives the gradient)."""
     import torch
 
-    torch.set_num_threads(2)
-    n = X.shape[1]
-    dtype = torch.float64 if X.dtype == np.float64 else torch.float32
-    p = _objective.unpack(theta0, n, h)
-    Xt = torch.from_numpy(X)
-    W1, W2T = (torch.tensor(w, dtype=dtype, requires_grad=True) for w in (p.W1, p.W2T))
-    b1, b2 = (torch.zeros(k, dtype=dtype, requires_grad=True) for k in (h, n))
-    opt = torch.optim.LBFGS(
-        [W1, W2T, b1, b2],
-        lr=1,
+    W1, W2T, b1, b2 = params
+    rho, m = case.rho, Xt.shape[0]
+    A2 = torch.sigmoid(Xt @ W1.T + b1)
+    X_hat = torch.sigmoid(A2 @ W2T + b2)
+    rho_hat = A2.mean(0)
+    kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
+    J = ((X_hat - Xt) ** 2).sum() / (2 * m) + case.lam / 2 * ((W1**2).sum() + (W2T**2).sum())
+    return J + case.beta * kl.sum()
+
+
+def torch_params(theta, X, case):
+    import torch
+
+    blocks = _objective.unpack(theta, X.shape[1], case.h, X.dtype)
+    return [torch.tensor(block).requires_grad_() for block in vars(blocks).values()]
+
+
+def torch_flat(tensors):
+    return np.concatenate([t.detach().numpy().astype(np.float64).ravel() for t in tensors])
+
+
+# --- the implementations: fit(X, theta0, case, n_iter) -> dict ------------------------------
+# Each returns iters, evals (None when unknown), own_loss (its own final J, or None) and
+# theta (the final weights as the flat float64 vector, or None).
+
+
+def fit_skl_sparse_ae(X, theta0, case, n_iter):
+    start = _objective.unpack(theta0, X.shape[1], case.h, X.dtype).copy()
+    # warm_start from the shared initial weights (the same UFLDL init the estimator draws)
+    model = SparseAutoencoder(
+        case.h,
+        rho=case.rho,
+        beta=case.beta,
+        lam=case.lam,
         max_iter=n_iter,
-        history_size=10,
-        line_search_fn="strong_wolfe",
-        tolerance_grad=0,
-        tolerance_change=0,
+        tol=0.0,
+        warm_start=True,
     )
+    model.components_, model.decoder_components_ = start.W1, start.W2T
+    model.intercept_hidden_, model.intercept_visible_ = start.b1, start.b2
+    with warnings.catch_warnings(), counting_evaluations() as evals:
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X)
+    theta = _objective.pack(
+        _objective.Params(
+            model.components_,
+            model.decoder_components_,
+            model.intercept_hidden_,
+            model.intercept_visible_,
+        )
+    )
+    return dict(iters=model.n_iter_, evals=evals[0] or None, own_loss=model.loss_, theta=theta)
+
+
+@contextmanager
+def counting_evaluations():
+    """Counts the estimator's objective evaluations (fit looks the function up per call)."""
+    original, count = _objective.evaluate, [0]
+
+    def counted(*args, **kwargs):
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    _objective.evaluate = counted
+    try:
+        yield count
+    finally:
+        _objective.evaluate = original
+
+
+def fit_numpy_port(X, theta0, case, n_iter):
+    result = minimize(
+        sparse_autoencoder_cost,
+        theta0,
+        args=(X, case.h, case.rho, case.beta, case.lam),
+        jac=True,
+        method="L-BFGS-B",
+        options=dict(maxiter=n_iter, gtol=0, ftol=0),
+    )
+    return dict(iters=int(result.nit), evals=int(result.nfev), own_loss=result.fun, theta=result.x)
+
+
+def fit_torch(X, theta0, case, n_iter):
+    """torch.optim.LBFGS until n_iter iterations moved the weights.
+
+    LBFGS.step ends early when its line search finds no decrease (step t = 0);
+    it is then restarted with a fresh history, as long as the restart moves.
+    """
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+    Xt, params = torch.from_numpy(X), torch_params(theta0, X, case)
+    evals, done, restarts = [0], 0, -1
 
     def closure():
-        opt.zero_grad()
-        A2 = torch.sigmoid(Xt @ W1.T + b1)
-        X_hat = torch.sigmoid(A2 @ W2T + b2)
-        rho_hat = A2.mean(0)
-        kl = rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))
-        J = ((X_hat - Xt) ** 2).sum() / (2 * len(Xt))
-        J = J + lam / 2 * ((W1**2).sum() + (W2T**2).sum()) + beta * kl.sum()
+        evals[0] += 1
+        for p in params:
+            p.grad = None
+        J = torch_objective(Xt, params, case)
         J.backward()
         return J
 
-    start = time.perf_counter()
-    opt.step(closure)
-    elapsed = time.perf_counter() - start
-    return elapsed, opt.state[opt._params[0]]["n_iter"], closure().item()
+    while done < n_iter:
+        optimizer = torch.optim.LBFGS(
+            params,
+            lr=1,
+            max_iter=n_iter - done,
+            max_eval=25 * n_iter,  # the default, 1.25 max_iter, would cut the run short
+            history_size=LBFGS_HISTORY,
+            line_search_fn="strong_wolfe",
+            tolerance_grad=0,
+            tolerance_change=0,
+        )
+        optimizer.step(closure)
+        state = optimizer.state[params[0]]
+        moved = state["n_iter"] - int(float(state["t"]) == 0.0)
+        restarts += 1
+        if moved == 0:
+            break
+        done += moved
+    with torch.no_grad():
+        own_loss = float(torch_objective(Xt, params, case))
+    note = f"{restarts} restart(s) after its line search stalled" if restarts else ""
+    return dict(iters=done, evals=evals[0], own_loss=own_loss, theta=torch_flat(params), note=note)
 
 
-def fit_mlp(X, h, lam, n_iter):
-    model = MLPRegressor(
-        hidden_layer_sizes=(h,),
+class _MLPFromWeights(MLPRegressor):
+    """MLPRegressor that starts from given weights instead of its Glorot init."""
+
+    def _init_coef(self, fan_in, fan_out, dtype):
+        coef, intercept = self.initial_weights.pop(0)
+        return coef.astype(dtype), intercept.astype(dtype)
+
+    def _loss_grad_lbfgs(self, *args, **kwargs):
+        self.n_evaluations += 1
+        return super()._loss_grad_lbfgs(*args, **kwargs)
+
+
+def fit_mlp(X, theta0, case, n_iter):
+    m, n = X.shape
+    W1, W2, b1, b2 = split(theta0, n, case.h)
+    model = _MLPFromWeights(
+        hidden_layer_sizes=(case.h,),
         activation="logistic",
         solver="lbfgs",
         max_iter=n_iter,
         tol=0,
-        alpha=lam,
-        random_state=0,
+        # its loss is (1/n)·(1/2m)Σ‖X̂−X‖² + (alpha/2m)‖W‖²: this alpha gives UFLDL's λ
+        alpha=case.lam * m / n,
     )
-    start = time.perf_counter()
-    model.fit(X, X)
-    return time.perf_counter() - start, model.n_iter_, float("nan")
+    model.initial_weights, model.n_evaluations = [(W1.T, b1), (W2.T, b2)], 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, X)
+    # n·loss_: UFLDL's J without the sparsity term, with an identity output layer
+    note = f"own loss x n = {model.loss_ * n:.6f} (identity output, no sparsity term)"
+    return dict(
+        iters=model.n_iter_, evals=model.n_evaluations, own_loss=None, theta=None, note=note
+    )
 
 
-def floor(X, h, n_iter, repeats=20):
-    """The five products of one evaluation, on preallocated arrays."""
+def fit_floor(X, theta0, case, n_iter, budget_seconds=1.0):
+    """The five products of one evaluation on preallocated arrays, x n_iter.
+
+    The best of as many repetitions as fit in the time budget (at least 5): a floor
+    is what the products cost when nothing else interferes.
+    """
     m, n = X.shape
-    W = np.ones((h, n), X.dtype)
-    A, D = np.ones((m, h), X.dtype), np.ones((m, n), X.dtype)
-    out_h, out_n, out_w = np.empty((m, h), X.dtype), np.empty((m, n), X.dtype), np.empty_like(W)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        np.matmul(X, W.T, out=out_h)
-        np.matmul(A, W, out=out_n)
-        np.matmul(D, W.T, out=out_h)
-        np.matmul(A.T, D, out=out_w)
-        np.matmul(out_h.T, X, out=out_w)
-    return (time.perf_counter() - start) / repeats * n_iter, n_iter, float("nan")
+    rng = np.random.RandomState(0)
+    W1, W2T = (rng.uniform(-0.1, 0.1, (case.h, n)).astype(X.dtype) for _ in range(2))
+    A2, delta2 = (rng.uniform(0, 1, (m, case.h)).astype(X.dtype) for _ in range(2))
+    delta3 = rng.uniform(-0.1, 0.1, (m, n)).astype(X.dtype)
+    out_mh, out_mn, out_hn = np.empty_like(A2), np.empty_like(delta3), np.empty_like(W1)
+    times, deadline = [], time.perf_counter() + budget_seconds
+    while len(times) < 5 or time.perf_counter() < deadline:
+        start = time.perf_counter()
+        np.matmul(X, W1.T, out=out_mh)  # X W1ᵀ
+        np.matmul(A2, W2T, out=out_mn)  # A2 W2ᵀ
+        np.matmul(delta3, W2T.T, out=out_mh)  # δ3 W2
+        np.matmul(A2.T, delta3, out=out_hn)  # (δ3ᵀ A2)ᵀ
+        np.matmul(delta2.T, X, out=out_hn)  # δ2ᵀ X
+        times.append(time.perf_counter() - start)
+    return dict(iters=n_iter, evals=n_iter, own_loss=None, theta=None, seconds=min(times) * n_iter)
 
 
-def run_case(name, quick):
-    side, m, data_dtype, h, rho, beta, lam, n_iter = CASES[name]
-    if quick:
-        m, n_iter = m // 10, max(3, n_iter // 20)
-    X64 = load_natural_image_patches(m, side, random_state=0)
-    n = X64.shape[1]
-    theta0 = _objective.pack(_objective.initial_params(n, h, np.random.RandomState(0)))
-    # Every implementation starts from the same J: guards against a port
-    # that computes another objective.
-    J0 = _objective.loss_and_grad(theta0, X64, h, rho, beta, lam)[0]
-    assert np.isclose(ufldl_numpy_port(theta0, X64, h, rho, beta, lam)[0], J0, rtol=1e-6)
-    print(
-        f"\n== {name}: {m} x {n} patches, h={h}, rho={rho}, beta={beta}, lam={lam}, "
-        f"{n_iter} L-BFGS iterations, J at start {J0:.6f}"
+FITS = {
+    "skl-sparse-ae": fit_skl_sparse_ae,
+    "NumPy port": fit_numpy_port,
+    "PyTorch LBFGS": fit_torch,
+    "MLPRegressor": fit_mlp,
+    "floor": fit_floor,
+}
+
+
+# --- one row, in a fresh process ---------------------------------------------------------
+
+
+def status_bytes(field):
+    """A field of /proc/self/status (Linux), e.g. VmRSS or VmHWM; None elsewhere."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+
+
+def reset_peak_rss():
+    """Restart the high-water mark VmHWM from the current RSS; False if not possible.
+
+    Needed because the child's getrusage ru_maxrss starts at the parent's RSS (Linux
+    keeps the pre-exec high-water mark), which would hide the growth of a fit.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return status_bytes("VmHWM") is not None
+    except OSError:
+        return False
+
+
+class PeakMemory:
+    """Peak RSS growth over a block: VmHWM after a reset where the kernel allows it,
+    otherwise getrusage's ru_maxrss (then only a lower bound, see reset_peak_rss)."""
+
+    def __enter__(self):
+        self.exact = reset_peak_rss()
+        self.before = status_bytes("VmRSS") if self.exact else self.max_rss()
+        return self
+
+    def __exit__(self, *exc):
+        after = status_bytes("VmHWM") if self.exact else self.max_rss()
+        self.growth_mib = (after - self.before) / 2**20
+
+    @staticmethod
+    def max_rss():
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+def run_row(spec):
+    """Best of `repeat` fits and the peak memory growth beyond X, in this process."""
+    case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
+    X = np.load(spec["data"])
+    theta0 = np.load(spec["theta0"])
+    fit = FITS[spec["implementation"]]
+    fit(X[:500], theta0, case, 2)  # imports, thread pools, first-call costs
+    best, result = np.inf, None
+    with PeakMemory() as peak:
+        for _ in range(spec["repeat"]):
+            start = time.perf_counter()
+            result = fit(X, theta0, case, spec["n_iter"])
+            best = min(best, result.pop("seconds", time.perf_counter() - start))
+    theta = result.pop("theta")
+    if theta is not None:
+        np.save(spec["theta_out"], theta)
+    return dict(result, seconds=best, peak_mib=peak.growth_mib, peak_exact=peak.exact)
+
+
+def spawn_row(spec):
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True
     )
-    dtypes = (np.float64, np.float32) if data_dtype == np.float64 else (np.float32,)
-    rows = {}
-    for dtype in dtypes:
-        X = X64.astype(dtype)
-        label = dtype.__name__
-        rows[f"skl-sparse-ae {label}"] = fit_ours(X, h, rho, beta, lam, n_iter)
-        try:
-            rows[f"PyTorch LBFGS {label}"] = fit_torch(X, theta0, h, rho, beta, lam, n_iter)
-        except ImportError:
-            print("(torch is not installed: no PyTorch rows)")
-        rows[f"floor (5 products) {label}"] = floor(X, h, n_iter)
-    rows["NumPy port float64"] = fit_numpy_port(X64, theta0, h, rho, beta, lam, n_iter)
-    rows["MLPRegressor float64"] = fit_mlp(X64.astype(data_dtype), h, lam, n_iter)
-    print(f"{'implementation':<26} {'time (s)':>9} {'iters':>6} {'ms/iter':>9} {'final J':>10}")
-    for label, (seconds, iters, J) in rows.items():
+    if out.returncode:
+        lines = out.stderr.strip().splitlines() or ["no output"]
+        return dict(failed=lines[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --- the parent: data, checks, table, ratios ---------------------------------------------
+
+
+def check_start(X64, Xs, theta0, case, have_torch):
+    """Every implementation's J (and gradient) at theta0 against the float64 port."""
+    J_ref, g_ref = sparse_autoencoder_cost(theta0, X64, case.h, case.rho, case.beta, case.lam)
+    for dtype, X in Xs.items():
+        tol_g = 1e-9 if dtype == "float64" else 1e-3
+        candidates = {
+            "skl-sparse-ae": _objective.loss_and_grad(
+                theta0, X, case.h, case.rho, case.beta, case.lam
+            ),
+            "NumPy port": sparse_autoencoder_cost(theta0, X, case.h, case.rho, case.beta, case.lam),
+        }
+        if have_torch:
+            candidates["PyTorch LBFGS"] = torch_loss_and_grad(theta0, X, case)
+        for name, (J, g) in candidates.items():
+            assert abs(J - J_ref) <= 1e-6 * abs(J_ref), f"{name} {dtype}: J0 {J} != {J_ref}"
+            g_err = np.linalg.norm(g - g_ref) / np.linalg.norm(g_ref)
+            assert g_err <= tol_g, f"{name} {dtype}: gradient differs by {g_err:.1e}"
+    return J_ref
+
+
+def torch_loss_and_grad(theta, X, case):
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
+    params = torch_params(theta, X, case)
+    J = torch_objective(torch.from_numpy(X), params, case)
+    J.backward()
+    return float(J.detach()), torch_flat([p.grad for p in params])
+
+
+def prepare(case, quick, folder):
+    """Save the data of each dtype and theta0 where the children load them."""
+    m = case.quick_m if quick else case.m
+    X64 = load_natural_image_patches(m, case.side, random_state=0)
+    n = X64.shape[1]
+    theta0 = _objective.pack(_objective.initial_params(n, case.h, np.random.RandomState(0)))
+    Xs = {dtype: X64.astype(dtype) for dtype in case.dtypes}
+    np.save(folder / "theta0.npy", theta0)
+    for dtype, X in Xs.items():
+        np.save(folder / f"X_{dtype}.npy", X)
+    return X64, Xs, theta0
+
+
+def run_case(name, args, have_torch):
+    case = CASES[name]
+    n_iter = case.quick_iter if args.quick else case.n_iter
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        X64, Xs, theta0 = prepare(case, args.quick, folder)
+        J0 = check_start(X64, Xs, theta0, case, have_torch)
+        m, n = X64.shape
         print(
-            f"{label:<26} {seconds:9.2f} {iters:6d} {seconds / max(iters, 1) * 1e3:9.2f} {J:10.6f}"
+            f"\n== {name}: {m} x {n} patches, h={case.h}, rho={case.rho}, beta={case.beta}, "
+            f"lam={case.lam}, {n_iter} L-BFGS iterations, best of {args.repeat}; "
+            f"J at the initial weights {J0:.6f} (same for every implementation)"
         )
-    for dtype in dtypes:
-        label = dtype.__name__
-        ours, torch_row = rows[f"skl-sparse-ae {label}"], rows.get(f"PyTorch LBFGS {label}")
-        per_iter = ours[0] / ours[1]
+        rows = {}
+        for dtype in case.dtypes:
+            for impl in IMPLEMENTATIONS:
+                if impl == "PyTorch LBFGS" and not have_torch:
+                    continue
+                spec = dict(
+                    implementation=impl,
+                    case=asdict(case),
+                    data=str(folder / f"X_{dtype}.npy"),
+                    theta0=str(folder / "theta0.npy"),
+                    theta_out=str(folder / "theta_out.npy"),
+                    n_iter=n_iter,
+                    repeat=args.repeat,
+                )
+                row = spawn_row(spec)
+                if "failed" not in row and Path(spec["theta_out"]).exists():
+                    row["J"] = final_J(folder / "theta_out.npy", X64, case)
+                rows[(impl, dtype)] = row
+        print_table(rows, n_iter)
+    return rows
+
+
+def final_J(path, X64, case):
+    """J at the returned weights by the float64 port (one referee for every row)."""
+    theta = np.load(path)
+    path.unlink()
+    return sparse_autoencoder_cost(theta, X64, case.h, case.rho, case.beta, case.lam)[0]
+
+
+def print_table(rows, n_iter):
+    print(
+        f"{'implementation':<24} {'time (s)':>9} {'ms/iter':>9} {'ms/eval':>9} {'iters':>6} "
+        f"{'evals':>6} {'final J':>10} {'peak +MiB':>10}"
+    )
+    notes = []
+    tolerance = {"float64": 1e-9, "float32": 1e-5}  # own J vs the float64 referee
+    for (impl, dtype), row in rows.items():
+        label = f"{impl} {dtype}"
+        if "failed" in row:
+            print(f"{label:<24} failed: {row['failed']}")
+            continue
+        evals = "-" if row["evals"] is None else str(row["evals"])
+        per_eval = "-" if row["evals"] is None else f"{1e3 * row['seconds'] / row['evals']:.2f}"
+        J = f"{row['J']:10.6f}" if "J" in row else f"{'' if impl == 'floor' else 'n/a':>10}"
+        peak = ("" if row["peak_exact"] else ">=") + f"{row['peak_mib']:.1f}"
         print(
-            f"{label}: per iteration / floor = "
-            f"{per_iter / (rows[f'floor (5 products) {label}'][0] / n_iter):.2f}",
-            end="",
+            f"{label:<24} {row['seconds']:9.2f} {1e3 * row['seconds'] / max(row['iters'], 1):9.2f} "
+            f"{per_eval:>9} {row['iters']:6d} {evals:>6} {J} {peak:>10}"
         )
-        if torch_row:
-            print(
-                f"; time / PyTorch = {ours[0] / torch_row[0]:.2f} (per iteration "
-                f"{per_iter / (torch_row[0] / max(torch_row[1], 1)):.2f}); J vs PyTorch "
-                f"{(ours[2] - torch_row[2]) / torch_row[2]:+.2%}",
-                end="",
-            )
-        print(f"; time / MLPRegressor = {ours[0] / rows['MLPRegressor float64'][0]:.2f}")
+        if row["iters"] != n_iter:
+            notes.append(f"{label}: stopped after {row['iters']} of {n_iter} iterations")
+        own = row.get("own_loss")
+        if own is not None and "J" in row and abs(own - row["J"]) > tolerance[dtype] * row["J"]:
+            notes.append(f"{label}: reports J = {own:.8g}, its weights give {row['J']:.8g}")
+        if row.get("note"):
+            notes.append(f"{label}: {row['note']}")
+    for note in notes:
+        print(f"  note - {note}")
+
+
+def ratio_line(label, ours, theirs):
+    """Time ratios: total, per iteration and per evaluation (which is what to compare
+    when the other stopped early)."""
+    if not ours or not theirs or "failed" in ours or "failed" in theirs:
+        return f"{label}: n/a"
+    text = f"{label}: time {ours['seconds'] / theirs['seconds']:.2f}"
+    for unit, key in (("iteration", "iters"), ("evaluation", "evals")):
+        if ours[key] and theirs[key]:
+            ratio = (ours["seconds"] / ours[key]) / (theirs["seconds"] / theirs[key])
+            text += f", per {unit} {ratio:.2f}"
+    if ours["iters"] != theirs["iters"]:
+        text += f" (iterations differ: {ours['iters']} vs {theirs['iters']})"
+    return text
+
+
+def print_ratios(results):
+    print("\n== ratios: skl-sparse-ae / the other, same dtype (below 1: skl-sparse-ae is faster)")
+    for name, rows in results.items():
+        for dtype in CASES[name].dtypes:
+            ours = rows.get(("skl-sparse-ae", dtype))
+            for other in IMPLEMENTATIONS[1:]:
+                print(ratio_line(f"{name} {dtype} vs {other}", ours, rows.get((other, dtype))))
+            theirs = rows.get(("PyTorch LBFGS", dtype))
+            if ours and theirs and "J" in ours and "J" in theirs:
+                diff = (ours["J"] - theirs["J"]) / theirs["J"]
+                print(f"{name} {dtype} final J, skl-sparse-ae vs PyTorch: {diff:+.3%}")
+
+
+def torch_importable():
+    try:
+        import torch  # noqa: F401
+    except Exception as error:  # a broken install counts as missing, too
+        print(f"note: torch is not importable ({error}): the PyTorch rows are skipped")
+        return False
+    return True
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=[*CASES, "all"], default="all")
-    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke run")
+    parser.add_argument("--repeat", type=int, default=1, help="best of K fits per row")
+    parser.add_argument("--quick", action="store_true", help="fewer iterations: a smoke run")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    warnings.simplefilter("ignore")
+    if args.child:
+        print(json.dumps(run_row(json.loads(args.child))))
+        return
+    have_torch = torch_importable()
+    results = {}
     for name in CASES if args.case == "all" else [args.case]:
-        run_case(name, args.quick)
+        results[name] = run_case(name, args, have_torch)
+    print_ratios(results)
 
 
 if __name__ == "__main__":
