@@ -18,11 +18,12 @@ def X():
     return np.random.RandomState(0).uniform(0.1, 0.9, size=(120, 10))
 
 
+# Whether tol stops it just before max_iter depends on rounding: not the point here.
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_demo_settings_loss_is_exact_and_activation_near_rho():
     X = load_natural_image_patches(n_patches=10000, patch_size=8, random_state=0)
     model = SparseAutoencoder(25, rho=0.01, beta=3, lam=1e-4, max_iter=400, random_state=0)
-    with pytest.warns(ConvergenceWarning):
-        model.fit(X)
+    model.fit(X)
     assert model.loss_ == pytest.approx(reference_loss_of(model, X), rel=1e-6)
     assert model.rho / 1.5 <= model.mean_activation_.mean() <= model.rho * 1.5
     assert model.loss_ < model.loss_curve_[0]
