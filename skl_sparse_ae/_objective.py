@@ -34,10 +34,12 @@ _CACHE_BYTES = 1 << 20
 # iteration at 133 rows, 1.29x at 1066; the UFLDL case did not change).
 _MIN_CHUNK_ROWS = 1024
 
-# The hidden activations A2 (m, h) of the first pass are kept for the second
-# when they are small, or at most half the size of X; otherwise they are
-# recomputed (one more product per evaluation, but memory stays bounded by a
-# fraction of X).
+# ρ̂ must be known over all rows before δ2, so an evaluation makes two passes.
+# The hidden activations of the first pass (m x (h + 1), see Kernel) are kept
+# for the second when they are small or at most half the size of X, which
+# saves the encoder product and its tanh (measured: 15% of an evaluation on
+# the UFLDL case); otherwise they are recomputed, so that memory stays
+# bounded by a fraction of X.
 _KEEP_HIDDEN_ALWAYS_BYTES = 32 << 20
 
 
