@@ -69,6 +69,28 @@ def _object_with(value):
     return make
 
 
+def _pandas():
+    return pytest.importorskip("pandas", reason="pandas (in the test extra) is not installed")
+
+
+def _frame_with(value):
+    """A DataFrame whose second column holds ``value`` in one row (a string
+    makes it a column of strings)."""
+
+    def make(n_features):
+        columns = {f"f{i}": column for i, column in enumerate(_data(n_features=n_features).T)}
+        columns["f1"] = [value if row == 3 else x for row, x in enumerate(columns["f1"])]
+        return _pandas().DataFrame(columns)
+
+    return make
+
+
+def _ragged_lists(n_features):
+    rows = _data(n_features=n_features).tolist()
+    rows[3] = rows[3][:-1]
+    return rows
+
+
 # (id, builder of the bad input given the valid width, exception, match)
 BAD_INPUTS = [
     ("nan", _with(np.nan), ValueError, "contains NaN"),
@@ -83,6 +105,9 @@ BAD_INPUTS = [
     ("strings", lambda n: np.full((20, n), "a"), ValueError, "could not convert string to float"),
     ("string-in-object-array", _object_with("a"), ValueError, "could not convert string"),
     ("complex", lambda n: _data(n_features=n) + 1j, ValueError, "Complex data not supported"),
+    ("ragged-lists", _ragged_lists, ValueError, "inhomogeneous shape"),
+    ("dataframe-nan", _frame_with(np.nan), ValueError, "contains NaN"),
+    ("dataframe-string-column", _frame_with("a"), ValueError, "could not convert string"),
 ]
 
 DENSE_REQUIRED = "Sparse data was passed.*but dense data is required.*toarray"
@@ -110,12 +135,17 @@ def _snapshot(X):
 
 def _assert_unchanged(X, original):
     assert type(X) is type(original)
-    assert X.shape == original.shape
-    assert X.dtype == original.dtype
-    if sp.issparse(X):
-        np.testing.assert_array_equal(X.toarray(), original.toarray())
+    if isinstance(X, list):
+        assert X == original
+    elif hasattr(X, "iloc"):  # a DataFrame: values, dtypes, columns and index
+        _pandas().testing.assert_frame_equal(X, original)
     else:
-        np.testing.assert_array_equal(X, original)
+        assert X.shape == original.shape
+        assert X.dtype == original.dtype
+        if sp.issparse(X):
+            np.testing.assert_array_equal(X.toarray(), original.toarray())
+        else:
+            np.testing.assert_array_equal(X, original)
 
 
 def _estimator_for(name, method):
@@ -133,6 +163,8 @@ def _assert_rejected(name, method, X, error, match):
     assert _fitted_state(estimator) == state
 
 
+# A DataFrame given to a model fitted on an array is warned about first.
+@pytest.mark.filterwarnings("ignore:X has feature names:UserWarning")
 @pytest.mark.parametrize(
     "make, error, match", [row[1:] for row in BAD_INPUTS], ids=[row[0] for row in BAD_INPUTS]
 )
@@ -155,7 +187,7 @@ def test_sparse_input_is_rejected_as_dense_required(name, method, make):
 def test_failed_refit_keeps_the_fitted_model(name, method):
     # Checked with a DataFrame fit: a refit validates (and used to reset)
     # feature_names_in_ before it looked at the values.
-    pd = pytest.importorskip("pandas")
+    pd = _pandas()
     columns = [f"f{i}" for i in range(N_FEATURES)]
     estimator = ESTIMATORS[name]().fit(pd.DataFrame(_data(), columns=columns))
     state = _fitted_state(estimator)
@@ -190,10 +222,15 @@ def test_codes_of_wrong_width_to_inverse_transform(name, width):
 
 @pytest.mark.parametrize("name", METHODS)
 def test_other_feature_names_at_transform(name):
-    pd = pytest.importorskip("pandas")
+    pd = _pandas()
     estimator = ESTIMATORS[name]().fit(pd.DataFrame(_data(), columns=list("abcd")))
+    state = _fitted_state(estimator)
+    X = pd.DataFrame(_data(), columns=list("abce"))
+    original = _snapshot(X)
     with pytest.raises(ValueError, match="feature names should match"):
-        estimator.transform(pd.DataFrame(_data(), columns=list("abce")))
+        estimator.transform(X)
+    _assert_unchanged(X, original)
+    assert _fitted_state(estimator) == state
 
 
 def test_changing_n_components_between_partial_fits():
@@ -211,15 +248,23 @@ BAD_PARAMETERS = [
     ("sae-lbfgs", "rho", 1),
     ("sae-lbfgs", "rho", -0.1),
     ("sae-lbfgs", "rho", 1.5),
+    ("sae-lbfgs", "rho", np.nan),
     ("sae-lbfgs", "beta", -1.0),
+    ("sae-lbfgs", "beta", np.inf),
     ("sae-lbfgs", "lam", -1e-3),
+    ("sae-lbfgs", "lam", np.inf),
     ("sae-lbfgs", "n_components", 0),
     ("sae-lbfgs", "n_components", -3),
     ("sae-lbfgs", "n_components", 2.5),
     ("sae-lbfgs", "solver", "sgd"),
+    ("sae-lbfgs", "solver", None),
     ("sae-lbfgs", "decoder_activation", "relu"),
+    ("sae-lbfgs", "decoder_activation", "sigmoid"),
     ("sae-lbfgs", "max_iter", 0),
+    ("sae-lbfgs", "max_iter", -1),
+    ("sae-lbfgs", "max_iter", 10.5),
     ("sae-adam", "rho", 1.5),
+    ("sae-adam", "max_iter", 0),
     ("sae-adam", "batch_size", 0),
     ("sae-adam", "learning_rate_init", 0.0),
     ("zca", "epsilon", 0.0),
@@ -230,9 +275,12 @@ BAD_PARAMETERS = [
 @pytest.mark.parametrize("name, parameter, value", BAD_PARAMETERS)
 def test_invalid_parameter_is_named(name, parameter, value):
     estimator = ESTIMATORS[name]().set_params(**{parameter: value})
+    X = _data()
+    original = _snapshot(X)
     with pytest.raises(InvalidParameterError, match=f"The '{parameter}' parameter of \\w+ must"):
-        estimator.fit(_data())
-    assert not hasattr(estimator, "n_features_in_")
+        estimator.fit(X)
+    _assert_unchanged(X, original)
+    assert _fitted_state(estimator) == {}
 
 
 @pytest.mark.parametrize("name, parameter, value", BAD_PARAMETERS)
@@ -250,6 +298,7 @@ def test_invalid_parameter_in_partial_fit(parameter, value):
     model = ESTIMATORS["sae-adam"]().set_params(**{parameter: value})
     with pytest.raises(InvalidParameterError, match=f"'{parameter}' parameter"):
         model.partial_fit(_data())
+    assert _fitted_state(model) == {}
 
 
 # What works.
@@ -286,7 +335,7 @@ def test_lists_of_lists_give_the_same_results_as_arrays(name):
 
 @pytest.mark.parametrize("name", METHODS)
 def test_dataframe_feature_names_are_kept(name):
-    pd = pytest.importorskip("pandas")
+    pd = _pandas()
     columns = ["red", "green", "blue", "alpha"]
     df = pd.DataFrame(_data(), columns=columns)
     estimator = ESTIMATORS[name]().fit(df)
@@ -297,7 +346,7 @@ def test_dataframe_feature_names_are_kept(name):
 
 @pytest.mark.parametrize("name", METHODS)
 def test_dataframe_gives_the_same_results_as_its_array(name):
-    pd = pytest.importorskip("pandas")
+    pd = _pandas()
     X = _data()
     df = pd.DataFrame(X, columns=["red", "green", "blue", "alpha"])
     from_frame = ESTIMATORS[name]().fit(df)
@@ -305,3 +354,42 @@ def test_dataframe_gives_the_same_results_as_its_array(name):
     np.testing.assert_array_equal(from_frame.transform(df), from_array.transform(X))
     if name != "zca":
         np.testing.assert_array_equal(from_frame.score_samples(df), from_array.score_samples(X))
+
+
+def _valid_input(name, method):
+    """A valid input to ``method`` of a fitted estimator: data, or codes."""
+    X = _data()
+    if name.startswith("sae") and method == "inverse_transform":
+        return _fitted(name).transform(X)
+    return X
+
+
+# Read-only arrays must work too (a write in place would raise).
+@pytest.mark.parametrize("writeable", [True, False], ids=["writeable", "read-only"])
+@pytest.mark.parametrize("name, method", CASES, ids=[f"{n}-{m}" for n, m in CASES])
+def test_valid_input_is_not_modified(name, method, writeable):
+    X = _valid_input(name, method)
+    X.setflags(write=writeable)
+    original = X.copy()
+    getattr(_estimator_for(name, method), method)(X)
+    np.testing.assert_array_equal(X, original)
+
+
+NUMERIC_INPUTS = {
+    "int64": lambda X: np.rint(X).astype(np.int64),
+    "int8": lambda X: np.rint(X).astype(np.int8),
+    "bool": lambda X: X > 0.5,
+    "float16": lambda X: X.astype(np.float16),
+    "object": lambda X: X.astype(object),
+}
+
+
+@pytest.mark.parametrize("kind", NUMERIC_INPUTS)
+@pytest.mark.parametrize("name", METHODS)
+def test_other_numeric_arrays_are_converted_to_float64(name, kind):
+    X = NUMERIC_INPUTS[kind](_data())
+    from_other = ESTIMATORS[name]().fit(X)
+    from_float64 = ESTIMATORS[name]().fit(X.astype(np.float64))
+    codes = from_other.transform(X)
+    assert codes.dtype == np.float64
+    np.testing.assert_array_equal(codes, from_float64.transform(X.astype(np.float64)))

@@ -5,6 +5,7 @@ loss or raises a clear ValueError: never NaN weights.
 """
 
 import pickle
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -62,12 +63,15 @@ def _fitted_state(model):
 SOLVERS = ["lbfgs", "adam"]
 
 
+# Data outside [0, 1] with the logistic decoder: warned about, tested below.
+ignore_range_warning = pytest.mark.filterwarnings("ignore:X has values outside:UserWarning")
+
+
+@ignore_range_warning
 @pytest.mark.parametrize("solver", SOLVERS)
-@pytest.mark.parametrize(
-    "scale, decoder",
-    [(1e-6, "logistic"), (1e-6, "identity"), (1e6, "identity"), (1e3, "identity")],
-)
-def test_tiny_and_huge_scales_train_to_finite_weights(solver, scale, decoder):
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+@pytest.mark.parametrize("scale", [1e-6, 1e3, 1e6])
+def test_tiny_and_huge_scales_train_to_finite_weights(solver, decoder, scale):
     X = _data() * scale
     model = _model(solver, decoder_activation=decoder).fit(X)
     _assert_finite_model(model, X)
@@ -112,10 +116,12 @@ def test_strong_sparsity_penalty_pushes_mean_activation_to_the_edge(rho):
     np.testing.assert_allclose(model.mean_activation_, rho, rtol=0.05)
 
 
+@ignore_range_warning
 @pytest.mark.parametrize("solver", SOLVERS)
-def test_float32_with_large_values(solver):
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_float32_with_large_values(solver, decoder):
     X = _data(low=1e4, high=1e6).astype(np.float32)
-    model = _model(solver, decoder_activation="identity").fit(X)
+    model = _model(solver, decoder_activation=decoder).fit(X)
     assert model.components_.dtype == np.float32
     _assert_finite_model(model, X)
 
@@ -212,7 +218,7 @@ def test_training_with_saturated_units_stays_finite():
 
 # The logistic decoder's range warning.
 
-RANGE_WARNING = 'outside \\[0, 1\\].*decoder_activation="identity"'
+RANGE_WARNING = 'outside \\[0, 1\\].*Scale the data.*or use decoder_activation="identity"'
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -264,10 +270,13 @@ def test_identity_decoder_does_not_warn_on_any_range():
 
 @pytest.mark.parametrize("solver", SOLVERS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_same_data_and_random_state_give_identical_models(solver, dtype):
+# 0.001 MiB: chunks of a few rows, summed on several worker threads.
+@pytest.mark.parametrize("working_memory", [None, 0.001])
+def test_same_data_and_random_state_give_identical_models(solver, dtype, working_memory):
     X = _data(n_samples=300).astype(dtype)
-    a = _model(solver).fit(X)
-    b = _model(solver).fit(X)
+    with config_context(working_memory=working_memory):
+        a = _model(solver).fit(X)
+        b = _model(solver).fit(X)
     for name in FITTED_ARRAYS:
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
     assert a.loss_ == b.loss_
@@ -319,27 +328,96 @@ def test_number_of_threads_changes_fit_only_by_rounding():
     _assert_models_agree(a, b, rtol=1e-10)
 
 
+# State: warm starts and refits.
+
+
+def _assert_same_model(a, b):
+    for name in FITTED_ARRAYS:
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert a.loss_ == b.loss_
+    assert a.n_iter_ == b.n_iter_
+
+
+def test_warm_start_adam_continues_exactly_where_it_stopped():
+    # Without shuffling, two warm-started fits of 3 epochs are one fit of 6:
+    # the weights, the optimiser state and the loss curve all carry over.
+    # (For L-BFGS see test_autoencoder.py::test_warm_start_continues_from_previous_weights.)
+    X = _data(n_samples=300)
+    twice = _model("adam", max_iter=3, shuffle=False, tol=0.0, warm_start=True)
+    twice.fit(X)
+    twice.fit(X)
+    once = _model("adam", max_iter=6, shuffle=False, tol=0.0).fit(X)
+    for name in FITTED_ARRAYS:
+        np.testing.assert_array_equal(getattr(twice, name), getattr(once, name), err_msg=name)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_refit_without_warm_start_is_a_fresh_fit(solver):
+    X_first = _data(low=0.2, high=0.4)
+    X = _data()
+    refitted = _model(solver).fit(X_first).fit(X)
+    _assert_same_model(refitted, _model(solver).fit(X))
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_refit_with_another_number_of_features(solver, warm_start):
+    X = _data(n_features=8)
+    X_new = _data(n_features=5)
+    model = _model(solver, warm_start=warm_start).fit(X).fit(X_new)
+    # Nothing of the old shape is kept: the same as a fresh fit on X_new.
+    _assert_same_model(model, _model(solver, warm_start=warm_start).fit(X_new))
+    assert model.n_features_in_ == 5
+    with pytest.raises(ValueError, match="X has 8 features, but SparseAutoencoder is expecting 5"):
+        model.transform(X)
+
+
+def test_zca_refit_with_another_number_of_features():
+    zca = ZCAWhitening().fit(_data(n_features=8)).fit(_data(n_features=5))
+    fresh = ZCAWhitening().fit(_data(n_features=5))
+    for name in ("mean_", "whitening_", "dewhitening_", "explained_variance_", "components_"):
+        np.testing.assert_array_equal(getattr(zca, name), getattr(fresh, name), err_msg=name)
+    assert zca.n_features_in_ == 5
+
+
 # Thread safety.
 
+CONCURRENT_CASES = {
+    "SparseAutoencoder-transform": (
+        lambda: SparseAutoencoder(16, max_iter=5, random_state=0),
+        "transform",
+    ),
+    "SparseAutoencoder-score_samples": (
+        lambda: SparseAutoencoder(16, max_iter=5, random_state=0),
+        "score_samples",
+    ),
+    "SparseAutoencoder-inverse_transform": (
+        lambda: SparseAutoencoder(16, max_iter=5, random_state=0),
+        "inverse_transform",
+    ),
+    "ZCAWhitening-transform": (ZCAWhitening, "transform"),
+    "ZCAWhitening-inverse_transform": (ZCAWhitening, "inverse_transform"),
+}
 
-@pytest.mark.parametrize(
-    "estimator, method",
-    [
-        (SparseAutoencoder(16, max_iter=5, random_state=0), "transform"),
-        (SparseAutoencoder(16, max_iter=5, random_state=0), "score_samples"),
-        (SparseAutoencoder(16, max_iter=5, random_state=0), "inverse_transform"),
-        (ZCAWhitening(), "transform"),
-    ],
-    ids=lambda value: value if isinstance(value, str) else type(value).__name__,
-)
-def test_concurrent_calls_equal_serial_calls(estimator, method):
+
+@pytest.mark.parametrize("case", CONCURRENT_CASES)
+def test_concurrent_calls_equal_serial_calls(case):
+    make, method = CONCURRENT_CASES[case]
     X = _data(n_samples=4000, n_features=40)
-    estimator.fit(X[:500])
+    estimator = make().fit(X[:500])
     if method == "inverse_transform":
         X = estimator.transform(X)
     chunks = np.array_split(X, 8)
     serial = [getattr(estimator, method)(chunk) for chunk in chunks]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        concurrent = list(pool.map(getattr(estimator, method), chunks))
-    for got, expected in zip(concurrent, serial, strict=True):
-        np.testing.assert_array_equal(got, expected)
+    # All threads start together and call repeatedly, so the calls overlap.
+    start = threading.Barrier(len(chunks), timeout=60)
+
+    def call_repeatedly(chunk):
+        start.wait()
+        return [getattr(estimator, method)(chunk) for _ in range(10)]
+
+    with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+        concurrent = list(pool.map(call_repeatedly, chunks))
+    for results, expected in zip(concurrent, serial, strict=True):
+        for got in results:
+            np.testing.assert_array_equal(got, expected)

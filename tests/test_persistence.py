@@ -33,16 +33,20 @@ def _pickle_round_trip(estimator, tmp_path):
     return pickle.loads(pickle.dumps(estimator))
 
 
-def _joblib_round_trip(estimator, tmp_path, compress=0):
+def _joblib_round_trip(estimator, tmp_path, compress=0, mmap_mode=None):
     path = tmp_path / "model.joblib"
     joblib.dump(estimator, path, compress=compress)
-    return joblib.load(path)
+    return joblib.load(path, mmap_mode=mmap_mode)
 
 
 ROUND_TRIPS = {
     "pickle": _pickle_round_trip,
     "joblib": _joblib_round_trip,
     "joblib-compressed": lambda estimator, tmp_path: _joblib_round_trip(estimator, tmp_path, 3),
+    # Read-only memory-mapped weights, as joblib shares a model between workers.
+    "joblib-mmap": lambda estimator, tmp_path: _joblib_round_trip(
+        estimator, tmp_path, mmap_mode="r"
+    ),
 }
 
 
