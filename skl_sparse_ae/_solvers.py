@@ -190,29 +190,31 @@ def adam(
     loss_curve = [] if loss_curve is None else loss_curve
     report = _progress_printer(name, verbose)
     epochs = 0
-    for _ in range(max_epochs):
-        order = random_state.permutation(m) if shuffle else None
-        epoch_loss = 0.0
-        for rows in gen_batches(m, batch_size):
-            batch = X[order[rows]] if shuffle else X[rows]
-            loss, grad, rho_batch = evaluate(
-                state.theta,
-                batch,
-                n_components,
-                rho,
-                beta,
-                lam,
-                decoder,
-                rho_hat_prior=(state.rho_hat_average, activation_decay),
-            )
-            state.rho_hat_average = blend(state.rho_hat_average, activation_decay, rho_batch)
-            _adam_step(state, grad, learning_rate)
-            epoch_loss += loss * batch.shape[0]
-        epochs += 1
-        loss_curve.append(epoch_loss / m)
-        report(len(loss_curve), loss_curve[-1])
-        if stalled(loss_curve, tol, n_iter_no_change):
-            break
+    # One limit on the libraries' threads for all batches, as in lbfgs.
+    with single_threaded_libraries():
+        for _ in range(max_epochs):
+            order = random_state.permutation(m) if shuffle else None
+            epoch_loss = 0.0
+            for rows in gen_batches(m, batch_size):
+                batch = X[order[rows]] if shuffle else X[rows]
+                loss, grad, rho_batch = evaluate(
+                    state.theta,
+                    batch,
+                    n_components,
+                    rho,
+                    beta,
+                    lam,
+                    decoder,
+                    rho_hat_prior=(state.rho_hat_average, activation_decay),
+                )
+                state.rho_hat_average = blend(state.rho_hat_average, activation_decay, rho_batch)
+                _adam_step(state, grad, learning_rate)
+                epoch_loss += loss * batch.shape[0]
+            epochs += 1
+            loss_curve.append(epoch_loss / m)
+            report(len(loss_curve), loss_curve[-1])
+            if stalled(loss_curve, tol, n_iter_no_change):
+                break
     return SolverResult(
         params=unpack(state.theta, n_features, n_components, X.dtype).copy(),
         loss=loss_curve[-1],

@@ -157,3 +157,27 @@ def test_hidden_activations_are_kept_only_when_small():
     big = np.lib.stride_tricks.as_strided(np.empty(1), shape=(10_000_000, 64), strides=(0, 0))
     assert _objective.keep_hidden_activations(big, 25)  # 0.4 × X
     assert not _objective.keep_hidden_activations(big, 64)  # as large as X
+
+
+def test_fits_in_several_threads_leave_blas_threads_as_they_were():
+    # threadpoolctl's limits are process-wide: overlapping fits that each set
+    # and restore one could restore in the wrong order and leave BLAS limited.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_info
+
+    from skl_sparse_ae import SparseAutoencoder
+
+    def blas_threads():
+        return [lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"]
+
+    before = blas_threads()
+    X = np.random.RandomState(0).uniform(size=(3000, 30))
+    with pytest.warns(Warning), ThreadPoolExecutor(4) as pool:
+        fits = [
+            pool.submit(SparseAutoencoder(8, max_iter=15, random_state=seed).fit, X)
+            for seed in range(8)
+        ]
+        models = [fit.result() for fit in fits]
+    assert blas_threads() == before
+    assert all(np.isfinite(model.loss_) for model in models)
