@@ -55,6 +55,20 @@ def test_dask_fit_runs_blockwise_on_the_workers(client, X):
     assert sum("block_hidden_sum" in name for name in names) == 6 * evaluations
 
 
+def test_dask_fit_never_gathers_X_on_the_client(client, X, monkeypatch):
+    def gather(self, *args, **kwargs):
+        raise AssertionError("the Dask array was converted to NumPy on the client")
+
+    X_dask = da.from_array(X, chunks=(150, 12))
+    monkeypatch.setattr(da.Array, "__array__", gather)
+    monkeypatch.setattr(da.Array, "compute", gather)
+    with pytest.raises(AssertionError, match="converted"):
+        np.asarray(X_dask)  # the trap works
+    model = SparseAutoencoder(4, max_iter=3, random_state=0).fit(X_dask)
+    assert isinstance(model.transform(X_dask), da.Array)
+    assert np.isfinite(model.loss_)
+
+
 def test_dask_transform_returns_a_dask_array(client, X):
     model = SparseAutoencoder(4, max_iter=10, random_state=0).fit(X)
     X_dask = da.from_array(X, chunks=(200, 12))

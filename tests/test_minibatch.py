@@ -1,5 +1,7 @@
 """solver="adam" and partial_fit."""
 
+import re
+
 import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
@@ -54,10 +56,57 @@ def test_batch_objective_uses_moving_average_of_rho_hat(X):
     assert loss == pytest.approx(without_kl + 3.0 * kl, rel=1e-12)
 
 
+def test_moving_average_of_rho_hat_carries_across_batches(X):
+    # One batch per call: after the second call the average is
+    # decay·ρ̂(batch 1, θ0) + (1 − decay)·ρ̂(batch 2, θ1), each batch's mean
+    # taken at the weights it was trained from.
+    decay = 0.3
+    model = _adam(batch_size=50, shuffle=False, activation_decay=decay)
+    first, second = X[:50], X[50:100]
+    model.partial_fit(first)
+    theta0 = _objective.pack(_objective.initial_params(10, 4, np.random.RandomState(0)))
+    rho_first = _objective.mean_activation(first, _objective.unpack(theta0, 10, 4))
+    np.testing.assert_allclose(model._adam_state.rho_hat_average, rho_first, rtol=1e-12)
+    rho_second = model.transform(second).mean(axis=0)  # at θ1
+    model.partial_fit(second)
+    np.testing.assert_allclose(
+        model._adam_state.rho_hat_average,
+        decay * rho_first + (1 - decay) * rho_second,
+        rtol=1e-12,
+    )
+
+
+def test_activation_decay_changes_the_path(X):
+    a = _adam(max_iter=2, batch_size=50, activation_decay=0.0).fit(X)
+    b = _adam(max_iter=2, batch_size=50, activation_decay=0.9).fit(X)
+    assert not np.array_equal(a.components_, b.components_)
+
+
+def test_adam_verbose_prints_one_line_per_epoch(X, capsys):
+    model = _adam(max_iter=4, tol=0.0, verbose=1).fit(X)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == model.n_iter_ == 4
+    pattern = r"\[SparseAutoencoder\] Iteration (\d+), loss = ([\d.e+-]+), time = [\d.]+s"
+    matches = [re.fullmatch(pattern, line) for line in lines]
+    assert [int(match.group(1)) for match in matches] == [1, 2, 3, 4]
+    # Each line reports that epoch's entry of loss_curve_.
+    np.testing.assert_allclose(
+        [float(match.group(2)) for match in matches], model.loss_curve_, rtol=1e-7
+    )
+
+
 def test_adam_stops_when_epoch_loss_stalls(X, recwarn):
     model = _adam(max_iter=500, tol=1e-2, n_iter_no_change=3, learning_rate_init=1e-2).fit(X)
     assert model.n_iter_ < 500
     assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_adam_runs_max_iter_epochs_when_n_iter_no_change_is_max_iter(X):
+    # The recipe of the docs for a fixed number of epochs: with a step this
+    # large the epoch loss is noisy, and tol=0 alone stops early.
+    noisy = dict(max_iter=40, tol=0.0, batch_size=10, learning_rate_init=0.5)
+    assert _adam(**noisy, n_iter_no_change=3).fit(X).n_iter_ < 40
+    assert _adam(**noisy, n_iter_no_change=40).fit(X).n_iter_ == 40
 
 
 def test_adam_warns_at_max_iter(X):
@@ -83,6 +132,17 @@ def test_partial_fit_only_for_minibatch_solvers(X):
         SparseAutoencoder(solver="lbfgs").partial_fit(X)
     assert "solver='adam'" in str(error.value.__cause__)
     assert hasattr(_adam(), "partial_fit")
+
+
+def test_partial_fit_first_call_initialises_and_returns_self(X):
+    model = _adam()
+    assert model.partial_fit(X) is model
+    assert model.components_.shape == (4, 10)
+    assert model.n_iter_ == 1
+    assert len(model.loss_curve_) == 1
+    # A fresh estimator with the same random_state makes the same first pass.
+    again = _adam().partial_fit(X)
+    np.testing.assert_array_equal(model.components_, again.components_)
 
 
 def test_partial_fit_one_pass_equals_one_epoch_of_fit(X):
