@@ -81,7 +81,10 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         Relative tolerance on the loss: training stops when J has decreased
         by less than ``tol`` times its value over the last
         ``n_iter_no_change`` iterations (L-BFGS also stops when J stops
-        decreasing to machine precision).
+        decreasing to machine precision). For ``"adam"`` the loss of an epoch
+        is the mean of its noisy minibatch losses, so even ``tol=0`` can stop
+        training on a plateau; set ``n_iter_no_change=max_iter`` to run
+        exactly ``max_iter`` epochs.
 
     n_iter_no_change : int, default=10
         Number of iterations (epochs for ``"adam"``) over which the decrease
@@ -304,7 +307,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         if result.hit_max_iter:
             warnings.warn(
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} "
-                "iterations before J stopped decreasing; increase max_iter (or tol).",
+                f"{'iterations' if self.solver == 'lbfgs' else 'epochs'} before J stopped "
+                "decreasing; increase max_iter (or tol).",
                 ConvergenceWarning,
                 # fit ← restore_state_on_error ← _fit_context ← the caller
                 stacklevel=4,
