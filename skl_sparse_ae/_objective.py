@@ -158,11 +158,11 @@ _controller = None  # threadpoolctl's view of the process's thread pools
 _pool = None  # worker threads of the objective, made on first use
 
 # One limit for all overlapping users (fits in several threads at once):
-# threadpoolctl's limits are process-wide, so nested ones that restore in the
-# wrong order would leave BLAS single-threaded for good. The limit is set and
-# lifted from a thread of its own: with OpenBLAS 0.3.31, a change of the
-# thread count made by a thread that has itself run BLAS calls did not reach
-# the other threads.
+# OpenBLAS's thread count is process-wide, so limits that overlap and restore
+# in the wrong order would leave it single-threaded for good. threadpoolctl
+# (3.8) lets only one "controlling" thread change it at a time, until that
+# thread leaves its last limit; the shared limit is therefore entered and left
+# in a thread of its own, which hands control back when the last user leaves.
 _limit_lock = threading.Lock()
 _limit_users = 0
 _limit = None
@@ -175,6 +175,10 @@ def _in_limiter_thread(fn, *args, **kwargs):
     if _limiter is None:
         _limiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="skl_sparse_ae_limits")
     return _limiter.submit(fn, *args, **kwargs).result()
+
+
+def _enter_limit():
+    return _thread_pools().limit(limits=1).__enter__()
 
 
 def _forget_threads():
@@ -215,7 +219,7 @@ def single_threaded_libraries():
     with _limit_lock:
         if _limit_users == 0:
             _threads_before_limit = _blas_threads()
-            _limit = _in_limiter_thread(_thread_pools().limit, limits=1)
+            _limit = _in_limiter_thread(_enter_limit)
         _limit_users += 1
     try:
         yield
@@ -223,7 +227,7 @@ def single_threaded_libraries():
         with _limit_lock:
             _limit_users -= 1
             if _limit_users == 0:
-                _in_limiter_thread(_limit.restore_original_limits)
+                _in_limiter_thread(_limit.__exit__, None, None, None)
                 _limit = None
 
 

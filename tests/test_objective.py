@@ -181,3 +181,22 @@ def test_fits_in_several_threads_leave_blas_threads_as_they_were():
         models = [fit.result() for fit in fits]
     assert blas_threads() == before
     assert all(np.isfinite(model.loss_) for model in models)
+
+
+def test_callers_thread_limits_still_work_after_a_fit():
+    # threadpoolctl lets one thread at a time control OpenBLAS: the objective's
+    # own limit must hand that control back when the fit ends.
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from skl_sparse_ae import SparseAutoencoder
+
+    def blas_threads():
+        return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+    before = blas_threads()
+    X = np.random.RandomState(0).uniform(size=(3000, 30))
+    with pytest.warns(Warning):
+        SparseAutoencoder(8, max_iter=5, random_state=0).fit(X)
+    with threadpool_limits(limits=1, user_api="blas"):
+        assert blas_threads() == {1}
+    assert blas_threads() == before
