@@ -82,9 +82,16 @@ html_theme_options = {
 }
 # Only the gallery and the API have sub-pages to navigate; on the other pages
 # the left sidebar would be an empty "Section Navigation".
-html_sidebars = {
-    page: [] for page in ["index", "install", "quickstart", "user_guide", "scaling", "changelog"]
-}
+_PAGES_WITHOUT_SUBPAGES = [
+    "index",
+    "install",
+    "quickstart",
+    "user_guide",
+    "scaling",
+    "reliability",
+    "changelog",
+]
+html_sidebars = {page: [] for page in _PAGES_WITHOUT_SUBPAGES}
 html_show_sourcelink = False
 
 

@@ -82,10 +82,10 @@ print(
 # One heat map per value of β, with the mean cross-validated accuracy for each
 # (λ, ρ). The weight decay matters most. With λ = 1e-2 and ρ ≤ 0.05 the
 # cheapest way to meet the sparsity target is to shrink the weights to almost
-# nothing and let the biases hold every hidden unit at activation ρ whatever
-# the input ("dead" units): the features carry no information and the
-# classifier is at chance level (0.10). A weaker sparsity weight β tolerates
-# a lower ρ.
+# nothing and let the biases hold the hidden units at activation ρ whatever
+# the input ("dead" units): the features carry little or no information and
+# the classifier is at or near chance level (0.10). A weaker sparsity weight β
+# tolerates a lower ρ.
 results = search.cv_results_
 scores = np.empty((len(betas), len(lams), len(rhos)))
 for params, score in zip(
@@ -96,7 +96,10 @@ for params, score in zip(
     col = rhos.index(params["sparseautoencoder__rho"])
     scores[panel, row, col] = score
 
-fig, axes = plt.subplots(1, len(betas), figsize=(9, 3.8), sharey=True)
+# A constrained layout leaves room for the shared colour bar without margins.
+fig, axes = plt.subplots(
+    1, len(betas), figsize=(9, 3.4), sharey=True, layout="constrained"
+)
 for ax, beta, grid_scores in zip(axes, betas, scores, strict=True):
     image = ax.imshow(grid_scores, vmin=0, vmax=1, cmap="viridis")
     for (row, col), value in np.ndenumerate(grid_scores):

@@ -6,8 +6,8 @@ Edge detectors from natural image patches (UFLDL exercise)
 The sparse autoencoder exercise of the Stanford UFLDL tutorial, end to end:
 8×8 patches of natural images, 25 hidden units, sparsity target ρ = 0.01,
 sparsity weight β = 3, weight decay λ = 1e-4 and 400 iterations of L-BFGS.
-The hidden units learn localized, oriented edge detectors, like the simple
-cells of the primary visual cortex.
+The hidden units learn oriented edge detectors, like the simple cells of the
+primary visual cortex.
 
 The exercise used ten whitened photographs of nature (``IMAGES.mat``); here the
 two photographs bundled with scikit-learn are whitened the same way, so
@@ -77,8 +77,10 @@ fig.tight_layout()
 # --------
 #
 # The settings of the exercise. ``verbose=1`` would print the loss after every
-# iteration. The fit stops at ``max_iter``, while the loss still creeps down,
-# and would warn with a :class:`~sklearn.exceptions.ConvergenceWarning`; the
+# iteration. The fit stops after ``max_iter`` iterations, or a little earlier
+# once J decreases by less than ``tol`` (relative) over ``n_iter_no_change``
+# iterations. Stopped at ``max_iter`` while the loss still creeps down, it
+# would warn with a :class:`~sklearn.exceptions.ConvergenceWarning`; the
 # filters no longer change visibly by then, so the warning is silenced.
 ae = SparseAutoencoder(
     n_components=25,
@@ -108,6 +110,13 @@ print(
 # each filter by its norm, which gives the input image of unit norm that
 # activates the unit most (UFLDL notes, "Visualizing a trained autoencoder"),
 # and draws all on one scale.
+#
+# Most units are edges or bars at different positions and orientations; some
+# are gratings of a few stripes. A few units (two to six of the 25, depending
+# on ``random_state``) are dead (see :ref:`dead_units`): their weights are
+# tiny and nearly uniform, and as all patches have nearly the same mean, their
+# activation stays at ρ whatever the patch. At full contrast (left) they show
+# as dark, almost flat squares; on the common scale (right) as flat grey.
 fig, axes = plt.subplots(1, 2, figsize=(8, 4.2))
 plot_filters(ae, ax=axes[0], title="Filters (each at full contrast)")
 plot_filters(ae, ax=axes[1], normalize="l2", title="Maximal unit-norm inputs")

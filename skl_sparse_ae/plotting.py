@@ -6,8 +6,9 @@ import math
 from numbers import Integral
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import check_array, check_is_fitted
 
 
 def _check_patch_shape(patch_shape, n_values):
@@ -216,6 +217,10 @@ def plot_filters(
         raise ImportError(
             "plot_filters needs matplotlib: pip install 'skl-sparse-ae[examples]'."
         ) from exc
+    if isinstance(estimator, BaseEstimator):
+        # An unfitted estimator gets scikit-learn's NotFittedError, not a
+        # complaint that it is not an array.
+        check_is_fitted(estimator, "components_")
     filters = getattr(estimator, "components_", estimator)
     image = tile_filters(filters, patch_shape, n_cols=n_cols, padding=padding, normalize=normalize)
     if ax is None:

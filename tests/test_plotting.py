@@ -1,5 +1,9 @@
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
 from skl_sparse_ae import SparseAutoencoder
@@ -183,3 +187,21 @@ def test_plot_filters_draws_rgb_filters_in_colour_on_given_axes(plt):
     expected = tile_filters(filters, (4, 4, 3), n_cols=5, normalize="l2")
     np.testing.assert_array_equal(image.get_array(), expected)
     assert image.get_array().shape == (1 + 4 + 1, 1 + 5 * (4 + 1), 3)
+
+
+def test_plot_filters_of_an_unfitted_estimator_is_a_not_fitted_error(plt):
+    with pytest.raises(NotFittedError):
+        plot_filters(SparseAutoencoder())
+
+
+def test_plot_filters_without_matplotlib_names_the_examples_extra(monkeypatch):
+    # None in sys.modules makes an import fail, as if matplotlib were absent.
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"skl-sparse-ae\[examples\]"):
+        plot_filters(np.ones((4, 9)))
+
+
+def test_importing_the_plotting_module_does_not_import_matplotlib():
+    code = "import sys, skl_sparse_ae.plotting; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
