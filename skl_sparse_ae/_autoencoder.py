@@ -329,10 +329,11 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
     def partial_fit(self, X, y=None):
         """Update the weights with one pass of minibatch Adam over X.
 
-        The first call initialises the weights; later calls continue with
-        the optimiser state (moments, step count, moving average of ρ̂) of
-        the previous ones, so a model can be trained on a stream of chunks
-        that never fit in memory together.
+        The first call initialises the weights (or starts from those of an
+        earlier :meth:`fit`, e.g. with L-BFGS); later calls continue with the
+        optimiser state (moments, step count, moving average of ρ̂) of the
+        previous ones, so a model can be trained on a stream of chunks that
+        never fit in memory together.
 
         Parameters
         ----------
@@ -352,20 +353,23 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ValueError
             If X is not a finite 2-D array of numbers with the number of
             features of the previous calls, if ``n_components`` has changed
-            since then, or if training diverges. The estimator is then left
+            since the model was last trained, or if training diverges. The estimator is then left
             exactly as it was before the call.
         """
-        first_call = not hasattr(self, "_adam_state")
-        if not first_call and self.components_.shape[0] != self.n_components:
+        fitted = hasattr(self, "components_")
+        if fitted and self.components_.shape[0] != self.n_components:
             raise ValueError(
                 f"n_components changed from {self.components_.shape[0]} to "
-                f"{self.n_components} since the previous call to partial_fit; call fit "
-                "to train a model of the new size from scratch."
+                f"{self.n_components} since the model was last trained; call fit to "
+                "train a model of the new size from scratch."
             )
-        X = self._validate_training_data(X, reset=first_call)
-        if first_call:
+        X = self._validate_training_data(X, reset=not fitted)
+        if not hasattr(self, "_adam_state"):
             self._shuffle_rng = check_random_state(self.random_state)
-            params0 = self._random_params(X, self._shuffle_rng)
+            if fitted:  # by an earlier fit with another solver: go on from there
+                params0 = self._params(X.dtype)
+            else:
+                params0 = self._random_params(X, self._shuffle_rng)
             self._adam_state = _solvers.AdamState.start(params0)
             self.loss_curve_ = []
             self.n_iter_ = 0

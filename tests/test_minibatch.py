@@ -200,3 +200,12 @@ def test_warm_start_adam_after_lbfgs_fit_starts_from_lbfgs_weights(X):
     model.set_params(solver="adam", warm_start=True, max_iter=1, learning_rate_init=1e-8)
     model.fit(X)
     assert model.loss_ == pytest.approx(lbfgs_loss, rel=1e-4)
+
+
+def test_partial_fit_after_lbfgs_fit_starts_from_its_weights(X):
+    # As scikit-learn's MLP: partial_fit goes on from the fitted weights.
+    model = SparseAutoencoder(4, max_iter=30, random_state=0).fit(X)
+    fitted_loss = model.loss_
+    model.set_params(solver="adam", learning_rate_init=1e-8).partial_fit(X)
+    assert model.loss_ == pytest.approx(fitted_loss, rel=1e-4)
+    assert model.n_iter_ == 1
