@@ -40,18 +40,33 @@ def as_float_blocks(X):
     return X.rechunk({1: -1})
 
 
+def _on_a_cluster():
+    """Whether a distributed client is active (its workers would hold X)."""
+    try:
+        from distributed import get_client
+
+        get_client()
+    except (ImportError, ValueError):
+        return False
+    return True
+
+
 def validate_training_data(X, decoder):
     """:func:`as_float_blocks`, persisted on the workers and checked.
 
-    Training reads every block twice per L-BFGS iteration, so the blocks are
-    kept in the workers' memory (the cluster's, not the client's) once. One
+    Training reads every block twice per L-BFGS iteration, so on a cluster the
+    blocks are kept in the workers' memory (the cluster's, not the client's)
+    once. Without one, persisting would load all of X into this process, so
+    the blocks are read from their source at each evaluation instead. One
     pass checks that X is finite and, with a logistic ``decoder``, whether it
     lies in [0, 1]; returns (X, out_of_range).
     """
     import dask
     import dask.array as da
 
-    X = as_float_blocks(X).persist()
+    X = as_float_blocks(X)
+    if _on_a_cluster():
+        X = X.persist()
     checks = [da.isfinite(X).all()]
     if decoder == "logistic":
         checks += [X.min(), X.max()]

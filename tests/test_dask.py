@@ -125,3 +125,21 @@ def test_grid_search_runs_on_the_dask_cluster(client, X):
     assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
     # joblib sent the 4 × 2 fits to the cluster (in batches of tasks).
     assert any("fit_and_score" in name for name in _task_names(stream))
+
+
+def test_without_a_cluster_X_is_not_loaded_into_the_process(X, monkeypatch):
+    # persist() without a distributed client would compute every block here.
+    monkeypatch.setattr(distributed, "get_client", _no_client)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("persist() loaded X into this process")
+
+    monkeypatch.setattr(da.Array, "persist", refuse)
+    lazy = da.from_array(X, chunks=(150, 12))
+    on_dask = SparseAutoencoder(4, max_iter=10, random_state=0).fit(lazy)
+    in_memory = SparseAutoencoder(4, max_iter=10, random_state=0).fit(X)
+    np.testing.assert_allclose(on_dask.components_, in_memory.components_, rtol=1e-6, atol=1e-9)
+
+
+def _no_client():
+    raise ValueError("No clients found")
