@@ -295,8 +295,8 @@ class Kernel:
 
     The loops keep T = tanh(Z2/2) rather than A2 = sigmoid(Z2) = (1 + T)/2 and
     fold the constants of that identity into these arrays, so that no pass over
-    a chunk is spent on them (with chunks of a few hundred rows and small n and
-    h, each elementwise pass costs about as much as a fifth of a product):
+    a chunk is spent on them (with n and h as small as in the UFLDL exercise,
+    an elementwise pass over a chunk costs about a fifth of a product):
 
     - encoder: T = tanh(X (W1/2)ᵀ + b1/2);
     - decoder input: A2 W2ᵀ + b2 = [T, 1] V, V = [W2ᵀ/2 ; b2 + Σⱼ W2ᵀⱼ/2]
