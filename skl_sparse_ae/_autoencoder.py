@@ -353,8 +353,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         ValueError
             If X is not a finite 2-D array of numbers with the number of
             features of the previous calls, if ``n_components`` has changed
-            since the model was last trained, or if training diverges. The estimator is then left
-            exactly as it was before the call.
+            since the model was last trained, or if training diverges. The
+            estimator is then left exactly as it was before the call.
         """
         fitted = hasattr(self, "components_")
         if fitted and self.components_.shape[0] != self.n_components:
