@@ -12,7 +12,6 @@ from sklearn.utils import gen_batches
 from ._objective import (
     blend,
     evaluate,
-    n_threads,
     pack,
     single_threaded_libraries,
     unpack,
@@ -101,13 +100,13 @@ def lbfgs(
         last.update(theta=theta.copy(), loss=loss, rho_hat=rho_hat)
         return loss, grad
 
-    # The worker threads are counted before every library is limited to one.
-    workers = n_threads()
+    # The objective's worker threads still count the BLAS threads allowed
+    # before this limit (see _objective.n_threads).
     with single_threaded_libraries():
         result = minimize(
             objective,
             pack(params0),
-            args=(X, n_components, rho, beta, lam, decoder, None, None, workers),
+            args=(X, n_components, rho, beta, lam, decoder),
             method="L-BFGS-B",
             jac=True,
             callback=callback,
