@@ -1,5 +1,6 @@
 import numpy as np
 import pytest
+import sklearn
 
 from skl_sparse_ae import ZCAWhitening
 
@@ -77,10 +78,35 @@ def test_input_is_not_modified_by_default(X):
     np.testing.assert_array_equal(X, original)
 
 
-def test_copy_false_centres_in_place(X):
+def test_copy_false_centres_in_place_at_transform_only(X):
     X_fit = X.copy()
     zca = ZCAWhitening(copy=False).fit(X_fit)
+    np.testing.assert_array_equal(X_fit, X)
+    Z = zca.transform(X_fit)
     np.testing.assert_allclose(X_fit, X - zca.mean_)
+    np.testing.assert_allclose(Z, ZCAWhitening().fit(X).transform(X))
+
+
+def _float64_whitening(X, epsilon):
+    """The UFLDL whitening matrix computed in float64, unchunked."""
+    X = np.asarray(X, dtype=np.float64)
+    centred = X - X.mean(axis=0)
+    S, U = np.linalg.eigh(centred.T @ centred / X.shape[0])
+    return (U / np.sqrt(np.maximum(S, 0) + epsilon)) @ U.T
+
+
+@pytest.mark.parametrize("working_memory", [1024, 0.01])  # MiB: one chunk, many
+def test_float32_covariance_is_accumulated_in_float64(working_memory):
+    # Rank-3 signal plus noise of variance ~ε: a float32 covariance put the
+    # whitening matrix 2e-2 off here.
+    rng = np.random.RandomState(0)
+    signal = rng.normal(size=(20000, 3)) @ rng.normal(size=(3, 16))
+    X32 = (signal + 3e-3 * rng.normal(size=(20000, 16)) + 0.5).astype(np.float32)
+    expected = _float64_whitening(X32, 1e-5)
+    with sklearn.config_context(working_memory=working_memory):
+        whitening = ZCAWhitening(epsilon=1e-5).fit(X32).whitening_
+    error = np.linalg.norm(whitening - expected) / np.linalg.norm(expected)
+    assert error < 1e-6
 
 
 def test_copy_false_accepts_read_only_input(X):
