@@ -103,16 +103,22 @@ def evaluate(
     m, n = X.shape
     params = _objective.unpack(theta, n, n_components, X.dtype)
     blocks = X.to_delayed(optimize_graph=False).ravel()
-    block_hidden = [delayed(_objective.block_hidden_sum)(b, params) for b in blocks]
-    rho_hat = sum(dask.compute(*block_hidden)) / m
-    sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype)
+    block_hidden = [delayed(_objective.block_hidden_sums)(b, params) for b in blocks]
+    rho_hat, rho_hat_c = _add_in_order(dask.compute(*block_hidden)).means(m)
+    sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype, rho_hat_c)
     block_sums = [delayed(_objective.block_sums)(b, params, sparsity, decoder) for b in blocks]
-    partial = dask.compute(*block_sums)
-    sums = partial[0]
-    for more in partial[1:]:
-        sums += more
-    loss, grad = _objective.loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat)
+    sums = _add_in_order(dask.compute(*block_sums))
+    loss, grad = _objective.loss_and_grad_from_sums(
+        sums, m, theta, params, rho, beta, lam, rho_hat, rho_hat_c, sparsity
+    )
     return loss, grad, rho_hat
+
+
+def _add_in_order(partial_sums):
+    total = partial_sums[0]
+    for more in partial_sums[1:]:
+        total += more
+    return total
 
 
 def map_rows(function, X, n_columns):

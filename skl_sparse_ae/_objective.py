@@ -19,13 +19,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.special import expit
 from sklearn import get_config
 from sklearn.utils import gen_batches
 from threadpoolctl import ThreadpoolController
 
-# ρ̂ is clipped into [_RHO_HAT_TINY, 1 - _RHO_HAT_TINY] before the logs of the
-# KL term: a dead (or saturated) unit must give a large finite penalty, not NaN.
-_RHO_HAT_TINY = 1e-12
+# ρ̂ and 1 − ρ̂ are kept at or above the smallest normal float64 in the KL
+# term, the one guard needed so that a unit dead beyond float64's range
+# (ρ̂ = 0 after underflow) gives a large finite penalty, not inf or NaN.
+_RHO_HAT_TINY = np.finfo(np.float64).tiny
+
+# The loops sum A2 = (1 + T)/2 with T = tanh(Z2/2): where A2 (or 1 − A2) is
+# small, 1 ± T cancels and each row keeps an absolute error of about eps of
+# the dtype, so ρ̂ has a relative error of eps/ρ̂ (1.7e-6 at ρ̂ = 2e-11 in
+# float64). For the hidden units of a chunk whose mean activation (or
+# inactivation) is below this bound, the sums, and the KL gradient of units
+# whose ρ̂ is below it, are computed from expit(Z2) in float64 instead: exact
+# to rounding, and rare enough (dying or saturated units) to cost nothing.
+# The bounds keep the relative error of the fast form below ~2e-10 (float64)
+# and ~1e-3 (float32, whose J is good to ~1e-6 at best).
+_TAIL_ACTIVATION = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
 
 # Target bytes of per-chunk temporaries: chunks that fit in the L2 cache keep
 # the several elementwise passes over a chunk in cache...
@@ -132,16 +145,27 @@ def _affine_sigmoid(A, W, b, out):
     return _sigmoid_of_half_(out)
 
 
-def kl_divergence(rho, rho_hat):
-    """Σⱼ KL(ρ ‖ ρ̂ⱼ) for Bernoulli variables, with ρ̂ clipped away from 0 and 1."""
-    q = np.clip(rho_hat, _RHO_HAT_TINY, 1.0 - _RHO_HAT_TINY)
-    return float(np.sum(rho * np.log(rho / q) + (1.0 - rho) * np.log((1.0 - rho) / (1.0 - q))))
+def _guarded(rho_hat, rho_hat_complement):
+    """ρ̂ and 1 − ρ̂ (given, or computed), kept at or above ``_RHO_HAT_TINY``.
+
+    1 − ρ̂ is passed in when it is known more accurately than by subtraction
+    (a saturated unit, ρ̂ within rounding of 1).
+    """
+    rho_hat = np.asarray(rho_hat, dtype=np.float64)
+    if rho_hat_complement is None:
+        rho_hat_complement = 1.0 - rho_hat
+    return np.maximum(rho_hat, _RHO_HAT_TINY), np.maximum(rho_hat_complement, _RHO_HAT_TINY)
 
 
-def _kl_gradient(rho, rho_hat, beta):
+def kl_divergence(rho, rho_hat, rho_hat_complement=None):
+    """Σⱼ KL(ρ ‖ ρ̂ⱼ) for Bernoulli variables; finite for ρ̂ = 0 or 1."""
+    q, q_c = _guarded(rho_hat, rho_hat_complement)
+    return float(np.sum(rho * np.log(rho / q) + (1.0 - rho) * np.log((1.0 - rho) / q_c)))
+
+
+def _kl_gradient(rho, q, q_c, beta):
     """β · ∂KL/∂ρ̂ = β(−ρ/ρ̂ + (1−ρ)/(1−ρ̂)), the term added to δ2."""
-    q = np.clip(rho_hat, _RHO_HAT_TINY, 1.0 - _RHO_HAT_TINY)
-    return beta * (-rho / q + (1.0 - rho) / (1.0 - q))
+    return beta * (-rho / q + (1.0 - rho) / q_c)
 
 
 def chunk_rows(n_features, n_components, itemsize, n_samples):
@@ -308,7 +332,9 @@ class Kernel:
     - δ2 = (δ3 W2 + βKL′)·A2(1 − A2) = (δ3′ (W2/8) + βKL′)(1 − T²)/4 =: δ2′/4.
 
     :class:`Sums` holds the sums of δ3′ and δ2′; :func:`loss_and_grad_from_sums`
-    scales them back once.
+    scales them back once. The float64 encoder ``W1``, ``b1`` serves the rare
+    hidden units whose activations are too small for the tanh form (see
+    ``_TAIL_ACTIVATION`` and :class:`Sparsity`).
     """
 
     W1_half: np.ndarray  # (h, n)
@@ -316,10 +342,14 @@ class Kernel:
     V: np.ndarray  # (h + 1, n)
     W2_scaled: np.ndarray  # (h, n): W2ᵀ · δ3's scale
     decoder: str
-    sparsity: np.ndarray | None = None  # (h, 1): β KL′(ρ̂), added to δ2′
+    W1: np.ndarray  # (h, n) float64
+    b1: np.ndarray  # (h,) float64
+    sparsity: "Sparsity | None" = None
 
     @classmethod
     def make(cls, params, decoder, sparsity=None):
+        """From :class:`Params` in the dtype of X (float64 blocks are used as
+        they are, float32 ones are widened for the exact encoder)."""
         dtype = params.W1.dtype
         half = 0.5 if decoder == "logistic" else 1.0  # logistic: tanh takes Z3/2
         V = np.empty((params.W2T.shape[0] + 1, params.W2T.shape[1]), dtype=dtype)
@@ -331,7 +361,48 @@ class Kernel:
             V=V,
             W2_scaled=params.W2T * _DELTA3_SCALE[decoder],
             decoder=decoder,
-            sparsity=None if sparsity is None else sparsity[:, np.newaxis],
+            W1=params.W1.astype(np.float64, copy=False),
+            b1=params.b1.astype(np.float64, copy=False),
+            sparsity=sparsity,
+        )
+
+
+@dataclass(frozen=True)
+class Sparsity:
+    """The KL penalty's part of δ2, given ρ̂ over all rows.
+
+    δ2 gets β KL′(ρ̂ⱼ)·A2(1 − A2) for each unit j. For most units the loops add
+    ``coef`` (in the dtype of X) to δ2′ before the product with 1 − T². For a
+    unit with ρ̂ or 1 − ρ̂ below ``_TAIL_ACTIVATION`` (the ``tail``), 1 − T²
+    would lose the relative accuracy that the large KL′ needs (at b1 = −30
+    the b1 gradient came out 10× too small), so its ``coef`` is 0 and the
+    term is formed in float64 from expit(Z2) instead, as
+    β(−ρ·A2(1−A2)/ρ̂ + (1−ρ)·A2(1−A2)/(1−ρ̂)): the ratios first, so that no
+    1/ρ̂ ever overflows.
+    """
+
+    coef: np.ndarray  # (h, 1) in the dtype of X
+    tail: np.ndarray  # (k,) indices of the units done in float64
+    tail_q: np.ndarray  # (k,) ρ̂ of those units, guarded
+    tail_q_c: np.ndarray  # (k,) 1 − ρ̂, guarded
+    beta_rho: float  # βρ
+    beta_rho_c: float  # β(1 − ρ)
+
+    @classmethod
+    def make(cls, rho, rho_hat, rho_hat_complement, beta, dtype):
+        q, q_c = _guarded(rho_hat, rho_hat_complement)
+        in_tail = np.minimum(q, q_c) < _TAIL_ACTIVATION[np.dtype(dtype)]
+        tail = np.flatnonzero(in_tail)
+        coef = np.zeros((q.size, 1), dtype=dtype)
+        fast = ~in_tail
+        coef[fast, 0] = _kl_gradient(rho, q[fast], q_c[fast], beta)
+        return cls(
+            coef=coef,
+            tail=tail,
+            tail_q=q[tail],
+            tail_q_c=q_c[tail],
+            beta_rho=beta * rho,
+            beta_rho_c=beta * (1.0 - rho),
         )
 
 
@@ -352,30 +423,63 @@ class Sums:
     G: np.ndarray  # (h + 1, n): [T, 1]ᵀ δ3′
     gW1: np.ndarray  # (h, n): δ2′ᵀ X
     gb1: np.ndarray  # (h,): Σ δ2′
+    tail_gW1: np.ndarray  # (k, n) float64: the KL part of δ2ᵀ X of the tail units
+    tail_gb1: np.ndarray  # (k,) float64: its Σ over rows
 
     @classmethod
-    def zeros(cls, n, h, dtype, decoder):
-        return cls(decoder, 0.0, *(np.zeros(shape, dtype) for shape in ((h + 1, n), (h, n), h)))
+    def zeros(cls, n, h, dtype, decoder, n_tail=0):
+        return cls(
+            decoder,
+            0.0,
+            *(np.zeros(shape, dtype) for shape in ((h + 1, n), (h, n), h)),
+            np.zeros((n_tail, n)),
+            np.zeros(n_tail),
+        )
 
     def __iadd__(self, other):
         self.sq += other.sq
         self.G += other.G
         self.gW1 += other.gW1
         self.gb1 += other.gb1
+        self.tail_gW1 += other.tail_gW1
+        self.tail_gb1 += other.tail_gb1
         return self
+
+
+@dataclass
+class HiddenSums:
+    """Σ A2 and Σ (1 − A2) over rows, per hidden unit, float64: ρ̂ and 1 − ρ̂
+    times m, each accurate on its own (see ``_TAIL_ACTIVATION``). Partial
+    sums over disjoint sets of rows add up."""
+
+    active: np.ndarray  # (h,)
+    inactive: np.ndarray  # (h,)
+
+    @classmethod
+    def zeros(cls, h):
+        return cls(np.zeros(h), np.zeros(h))
+
+    def __iadd__(self, other):
+        self.active += other.active
+        self.inactive += other.inactive
+        return self
+
+    def means(self, m):
+        """(ρ̂, 1 − ρ̂) over m rows."""
+        return self.active / m, self.inactive / m
 
 
 class _Workspace:
     """Buffers of one chunk and the running sums of one worker thread."""
 
-    def __init__(self, rows, n, h, dtype, decoder):
+    def __init__(self, rows, n, h, dtype, decoder, n_tail=0):
         self.visible = np.empty((rows, n), dtype=dtype)  # Z3, then s, then δ3′
         self.gprime = np.empty((rows, n), dtype=dtype) if decoder == "logistic" else None
         self.hidden = _hidden_buffer((h + 1, rows), dtype)  # [T; 1] when not kept
         self.delta2 = np.empty((h, rows), dtype=dtype)
         self.fprime = np.empty((h, rows), dtype=dtype)  # 1 − T²
-        self.sums = Sums.zeros(n, h, dtype, decoder)
-        self.t_sum = np.zeros(h, dtype=np.float64)  # Σ T over the rows seen
+        self.sums = Sums.zeros(n, h, dtype, decoder, n_tail)
+        self.hidden_sums = HiddenSums.zeros(h)  # over the rows seen
 
 
 def _hidden_buffer(shape, dtype):
@@ -392,12 +496,30 @@ def _encode_chunk(Xc, kernel, T):
     return np.tanh(T, out=T)
 
 
+def _exact_encoder(Xc, kernel, units):
+    """Z2 of the rows Xc for the hidden ``units``, in float64, (rows, k)."""
+    Z = Xc.astype(np.float64, copy=False) @ kernel.W1[units].T
+    Z += kernel.b1[units]
+    return Z
+
+
 def _forward_pass(X, chunks, kernel, ws, step, stored):
-    """First pass over ``chunks``: accumulate Σ T (and keep T if ``stored``)."""
+    """First pass over ``chunks``: accumulate :class:`HiddenSums` (and keep T
+    if ``stored``)."""
+    tail_bound = _TAIL_ACTIVATION[X.dtype]
     for i in chunks:
         start, stop = i * step, min((i + 1) * step, X.shape[0])
-        T = stored[i, :-1, : stop - start] if stored is not None else ws.hidden[:-1, : stop - start]
-        ws.t_sum += _encode_chunk(X[start:stop], kernel, T).sum(axis=1)
+        c = stop - start
+        T = stored[i, :-1, :c] if stored is not None else ws.hidden[:-1, :c]
+        t_sum = _encode_chunk(X[start:stop], kernel, T).sum(axis=1).astype(np.float64)
+        active, inactive = 0.5 * (c + t_sum), 0.5 * (c - t_sum)
+        tail = np.flatnonzero(np.minimum(active, inactive) < tail_bound * c)
+        if tail.size:
+            Z = _exact_encoder(X[start:stop], kernel, tail)
+            active[tail] = expit(Z).sum(axis=0)
+            inactive[tail] = expit(-Z).sum(axis=0)
+        ws.hidden_sums.active += active
+        ws.hidden_sums.inactive += inactive
 
 
 def _backward_pass(X, chunks, kernel, ws, step, stored):
@@ -430,8 +552,11 @@ def _backward_pass(X, chunks, kernel, ws, step, stored):
             d3 *= gprime  # δ3′
 
         d2 = np.matmul(kernel.W2_scaled, d3.T, out=ws.delta2[:, :c])
-        if kernel.sparsity is not None:
-            d2 += kernel.sparsity
+        sparsity = kernel.sparsity
+        if sparsity is not None:
+            d2 += sparsity.coef
+            if sparsity.tail.size:
+                _add_tail_sparsity(Xc, kernel, sums)
         fprime = np.square(T, out=ws.fprime[:, :c])
         np.subtract(1.0, fprime, out=fprime)  # 4 A2(1 − A2) = 1 − T²
         d2 *= fprime  # δ2′
@@ -441,9 +566,21 @@ def _backward_pass(X, chunks, kernel, ws, step, stored):
         sums.gb1 += d2.sum(axis=1)
 
 
-def sparsity_term(rho, rho_hat, beta, dtype):
-    """β KL′(ρ̂), the vector added to δ2 (None when sparsity is off)."""
-    return _kl_gradient(rho, rho_hat, beta).astype(dtype) if beta else None
+def _add_tail_sparsity(Xc, kernel, sums):
+    """The KL part of δ2 for the tail units of :class:`Sparsity`, in float64."""
+    sparsity = kernel.sparsity
+    Z = _exact_encoder(Xc, kernel, sparsity.tail)
+    slope = expit(Z)
+    slope *= expit(-Z)  # A2(1 − A2), accurate however small
+    coef = np.multiply(slope / sparsity.tail_q, -sparsity.beta_rho)
+    coef += (slope / sparsity.tail_q_c) * sparsity.beta_rho_c
+    sums.tail_gb1 += coef.sum(axis=0)
+    sums.tail_gW1 += coef.T @ Xc.astype(np.float64, copy=False)
+
+
+def sparsity_term(rho, rho_hat, beta, dtype, rho_hat_complement=None):
+    """:class:`Sparsity` at ρ̂ (None when sparsity is off)."""
+    return Sparsity.make(rho, rho_hat, rho_hat_complement, beta, dtype) if beta else None
 
 
 def _chunks(m, n, h, dtype):
@@ -452,14 +589,14 @@ def _chunks(m, n, h, dtype):
     return step, -(-m // step)
 
 
-def block_hidden_sum(X, params):
-    """Σ A2 over the rows of one block (single thread), float64."""
+def block_hidden_sums(X, params):
+    """:class:`HiddenSums` over the rows of one block (single thread)."""
     m, n = X.shape
     h = params.W1.shape[0]
     step, n_chunks = _chunks(m, n, h, X.dtype)
     ws = _Workspace(step, n, h, X.dtype, "identity")
     _forward_pass(X, range(n_chunks), Kernel.make(params, "identity"), ws, step, None)
-    return 0.5 * (ws.t_sum + m)
+    return ws.hidden_sums
 
 
 def block_sums(X, params, sparsity, decoder):
@@ -467,21 +604,28 @@ def block_sums(X, params, sparsity, decoder):
     m, n = X.shape
     h = params.W1.shape[0]
     step, n_chunks = _chunks(m, n, h, X.dtype)
-    ws = _Workspace(step, n, h, X.dtype, decoder)
+    ws = _Workspace(step, n, h, X.dtype, decoder, _n_tail(sparsity))
     kernel = Kernel.make(params, decoder, sparsity)
     _backward_pass(X, range(n_chunks), kernel, ws, step, None)
     return ws.sums
 
 
-def loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat):
-    """J and its float64 gradient from the row sums over all m rows."""
+def _n_tail(sparsity):
+    return 0 if sparsity is None else sparsity.tail.size
+
+
+def loss_and_grad_from_sums(
+    sums, m, theta, params, rho, beta, lam, rho_hat, rho_hat_complement=None, sparsity=None
+):
+    """J and its float64 gradient from the row sums over all m rows
+    (``sparsity``: the :class:`Sparsity` the sums were made with)."""
     n, h = params.W1.shape[1], params.W1.shape[0]
     W1_sq = float(np.dot(params.W1.ravel(), params.W1.ravel()))
     W2_sq = float(np.dot(params.W2T.ravel(), params.W2T.ravel()))
     sq_error = _SQUARED_ERROR_SCALE[sums.decoder] * sums.sq
     loss = sq_error / (2 * m) + 0.5 * lam * (W1_sq + W2_sq)
     if beta:
-        loss += beta * kl_divergence(rho, rho_hat)
+        loss += beta * kl_divergence(rho, rho_hat, rho_hat_complement)
 
     grad = np.empty(theta.shape[0], dtype=np.float64)
     g = unpack(grad, n, h)  # float64 views into grad
@@ -495,6 +639,9 @@ def loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat):
     np.multiply(sums.gW1, 0.25 / m, out=gW1)
     gW1 += lam * params.W1
     np.multiply(sums.gb1, 0.25 / m, out=g.b1)
+    if _n_tail(sparsity):
+        g.W1[sparsity.tail] += sums.tail_gW1 / m
+        g.b1[sparsity.tail] += sums.tail_gb1 / m
     return loss, grad
 
 
@@ -586,17 +733,28 @@ def evaluate(
             _map_in_threads(fn, calls)
 
     run(_forward_pass, kernel)
-    rho_hat = 0.5 * (sum(ws.t_sum for ws in workspaces) / m + 1.0)
-    rho_hat_used = rho_hat if rho_hat_prior is None else blend(*rho_hat_prior, rho_hat)
-    sparsity = sparsity_term(rho, rho_hat_used, beta, dtype)
-    if sparsity is not None:
-        kernel = replace(kernel, sparsity=sparsity[:, np.newaxis])
+    hidden_sums = workspaces[0].hidden_sums
+    for ws in workspaces[1:]:
+        hidden_sums += ws.hidden_sums
+    rho_hat, rho_hat_c = hidden_sums.means(m)
+    if rho_hat_prior is not None:
+        average, decay = rho_hat_prior
+        rho_hat_used = blend(average, decay, rho_hat)
+        rho_hat_c = blend(None if average is None else 1.0 - average, decay, rho_hat_c)
+    else:
+        rho_hat_used = rho_hat
+    sparsity = sparsity_term(rho, rho_hat_used, beta, dtype, rho_hat_c)
+    kernel = replace(kernel, sparsity=sparsity)
+    for ws in workspaces:
+        ws.sums = Sums.zeros(n, h, dtype, decoder, _n_tail(sparsity))
     run(_backward_pass, kernel)
 
     sums = workspaces[0].sums
     for ws in workspaces[1:]:
         sums += ws.sums
-    loss, grad = loss_and_grad_from_sums(sums, m, theta, params, rho, beta, lam, rho_hat_used)
+    loss, grad = loss_and_grad_from_sums(
+        sums, m, theta, params, rho, beta, lam, rho_hat_used, rho_hat_c, sparsity
+    )
     return loss, grad, rho_hat
 
 
@@ -609,4 +767,4 @@ def blend(average, decay, rho_hat):
 
 def mean_activation(X, params):
     """ρ̂: the mean hidden activation over all rows of X."""
-    return block_hidden_sum(X, params) / X.shape[0]
+    return block_hidden_sums(X, params).means(X.shape[0])[0]

@@ -52,7 +52,7 @@ def test_dask_fit_runs_blockwise_on_the_workers(client, X):
     names = _task_names(stream)
     evaluations = sum("block_sums" in name for name in names) // 6
     assert evaluations >= model.n_iter_  # every evaluation ran as block tasks
-    assert sum("block_hidden_sum" in name for name in names) == 6 * evaluations
+    assert sum("block_hidden_sums" in name for name in names) == 6 * evaluations
 
 
 def test_dask_fit_never_gathers_X_on_the_client(client, X, monkeypatch):

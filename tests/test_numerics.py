@@ -11,11 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
+from scipy.special import expit
 from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
 from skl_sparse_ae import SparseAutoencoder, ZCAWhitening, _objective
+
+from ._reference import reference_loss
+from .test_objective import _central_differences
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -204,6 +208,87 @@ def test_loss_and_gradient_are_finite_with_dead_and_saturated_units(decoder):
     assert rho_hat[0] == 0.0 and rho_hat[1] == 1.0
     assert np.isfinite(loss)
     assert np.all(np.isfinite(grad))
+
+
+# Units near death (b1 = −30: ρ̂ ≈ 1e-13) or saturation (b1 = +30): the KL
+# push on b1 is what revives them, so it must be the exact derivative of J.
+
+N_FEATURES, N_COMPONENTS = 6, 4
+
+
+def _dying_problem(biases, dtype=np.float64):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(0.1, 0.9, size=(300, N_FEATURES)).astype(dtype)
+    params = _objective.initial_params(N_FEATURES, N_COMPONENTS, rng)
+    params.b1[: len(biases)] = biases
+    return X, _objective.pack(params)
+
+
+EXTREME_BIASES = pytest.mark.parametrize(
+    "biases", [[-30.0, -40.0], [30.0, 40.0]], ids=["dying", "saturated"]
+)
+
+
+@EXTREME_BIASES
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_gradient_of_extreme_units_matches_central_differences(decoder, biases):
+    X, theta = _dying_problem(biases)
+    args = (X, N_COMPONENTS, 0.01, 3.0, 1e-4, decoder)
+    _, grad = _objective.loss_and_grad(theta, *args)
+    numeric = _central_differences(lambda t: _objective.loss_and_grad(t, *args)[0], theta)
+    relative_error = np.linalg.norm(numeric - grad) / np.linalg.norm(numeric + grad)
+    assert relative_error < 1e-7
+    # The b1 entries of those units, which the KL term dominates, one by one.
+    b1 = slice(2 * N_COMPONENTS * N_FEATURES, 2 * N_COMPONENTS * N_FEATURES + len(biases))
+    np.testing.assert_allclose(grad[b1], numeric[b1], rtol=1e-7)
+
+
+@EXTREME_BIASES
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_loss_of_extreme_units_matches_independent_computation(decoder, biases):
+    X, theta = _dying_problem(biases)
+    loss, _ = _objective.loss_and_grad(theta, X, N_COMPONENTS, 0.01, 3.0, 1e-4, decoder)
+    p = _objective.unpack(theta, N_FEATURES, N_COMPONENTS)
+    expected = reference_loss(X, p.W1, p.b1, p.W2T, p.b2, 0.01, 3.0, 1e-4, decoder)
+    assert loss == pytest.approx(expected, rel=1e-13)
+
+
+def test_mean_activation_of_a_dying_unit_is_exact():
+    X, theta = _dying_problem([-40.0])
+    p = _objective.unpack(theta, N_FEATURES, N_COMPONENTS)
+    _, _, rho_hat = _objective.evaluate(theta, X, N_COMPONENTS, 0.01, 3.0, 1e-4, "logistic")
+    expected = expit(X @ p.W1.T + p.b1).mean(axis=0)
+    assert rho_hat[0] < 1e-16
+    np.testing.assert_allclose(rho_hat, expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_extreme_units_in_small_chunks_and_threads(n_workers):
+    # Each chunk decides for itself which units need the exact form.
+    X, theta = _dying_problem([-30.0, 30.0])
+    args = (X, N_COMPONENTS, 0.01, 3.0, 1e-4, "logistic")
+    loss, grad, _ = _objective.evaluate(theta, *args)
+    with config_context(working_memory=0.001):
+        chunked, chunked_grad, _ = _objective.evaluate(theta, *args, n_workers=n_workers)
+    assert chunked == pytest.approx(loss, rel=1e-13)
+    np.testing.assert_allclose(chunked_grad, grad, rtol=1e-10, atol=1e-15)
+
+
+def test_float32_gradient_of_a_dying_unit_agrees_with_float64():
+    X, theta = _dying_problem([-30.0, -40.0])
+    args = (N_COMPONENTS, 0.01, 3.0, 1e-4, "logistic")
+    loss64, grad64 = _objective.loss_and_grad(theta, X, *args)
+    loss32, grad32 = _objective.loss_and_grad(theta, X.astype(np.float32), *args)
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    assert np.linalg.norm(grad32 - grad64) / np.linalg.norm(grad64) < 1e-4
+
+
+def test_units_dead_beyond_float64_give_finite_loss_and_gradient():
+    # expit(−800) underflows to 0: ρ̂ = 0 is guarded, not exact.
+    X, theta = _dying_problem([-800.0, 800.0])
+    loss, grad, rho_hat = _objective.evaluate(theta, X, N_COMPONENTS, 0.01, 100.0, 1e-4, "logistic")
+    assert rho_hat[0] == 0.0 and rho_hat[1] == 1.0
+    assert np.isfinite(loss) and np.all(np.isfinite(grad))
 
 
 def test_training_with_saturated_units_stays_finite():
