@@ -118,12 +118,63 @@ def initial_params(n_features, n_components, random_state, dtype=np.float64):
     )
 
 
+def _tanh_by_exp_(a):
+    """tanh(a) in place as 2 / (1 + e^(−2a)) − 1.
+
+    Exact to an absolute rounding error, like ``np.tanh``; e^(−2a) = inf
+    for a < −355 gives −1 exactly, never NaN.
+    """
+    np.multiply(a, -2.0, out=a)
+    with np.errstate(over="ignore"):
+        np.exp(a, out=a)
+    a += 1.0
+    np.divide(2.0, a, out=a)
+    a -= 1.0
+    return a
+
+
+def _vectorised_float64_tanh():
+    """Whether NumPy runs float64 ``tanh`` with AVX-512 on this CPU.
+
+    Its float64 tanh is vectorised only for AVX-512; elsewhere it is scalar
+    libm (AMD EPYC, AVX2: 13–21 ns per element against 9 ns for ``exp``),
+    about half of an evaluation. NumPy's dispatch tables say which one runs.
+    """
+    try:
+        from numpy.lib.introspect import opt_func_info  # NumPy >= 2.0
+    except ImportError:
+        from numpy.core._multiarray_umath import __cpu_features__  # NumPy 1.x
+
+        return bool(__cpu_features__.get("AVX512_SKX"))
+    target = opt_func_info(func_name="^tanh$").get("tanh", {}).get("dd", {}).get("current", "")
+    return "AVX512" in target or "X86_V4" in target
+
+
+# tanh in place per dtype, the faster form on this CPU (fixed per machine, so
+# fits stay bit-for-bit repeatable). Measured on an AMD EPYC (AVX2), ms per
+# evaluation, np.tanh → exp form: UFLDL case float64 24.4 → 17.4, 60 000 × 784
+# float64 5080 → 4889; float32 is vectorised either way (7.9 → 7.5, 2265 →
+# 2406), so it keeps np.tanh, as does float64 under AVX-512 (~1 ns).
+_TANH_ = {
+    np.dtype(np.float64): (lambda a: np.tanh(a, out=a))
+    if _vectorised_float64_tanh()
+    else _tanh_by_exp_,
+    np.dtype(np.float32): lambda a: np.tanh(a, out=a),
+}
+
+
+def tanh_(a):
+    """tanh in place, in the form that is fastest for ``a.dtype`` here."""
+    return _TANH_[a.dtype](a)
+
+
 def sigmoid_(z):
     """Logistic sigmoid in place, as ½·tanh(z/2) + ½.
 
     The same function as :func:`scipy.special.expit` (and overflow-free), but
-    about three times faster here because ``tanh`` is a single vectorised
-    kernel; it returns exact 0 or 1 only where expit rounds to within 1e-16.
+    faster because ``tanh`` (:func:`tanh_`) is one vectorised kernel where
+    expit makes several passes; it returns exact 0 or 1 only where expit
+    rounds to within 1e-16.
     """
     z *= 0.5
     return _sigmoid_of_half_(z)
@@ -131,7 +182,7 @@ def sigmoid_(z):
 
 def _sigmoid_of_half_(half_z):
     """sigmoid(z) in place, given z/2 (saves sigmoid_'s first pass)."""
-    np.tanh(half_z, out=half_z)
+    tanh_(half_z)
     half_z *= 0.5
     half_z += 0.5
     return half_z
@@ -493,7 +544,7 @@ def _encode_chunk(Xc, kernel, T):
     """T = tanh(Z2/2) of the rows Xc, written into T (h, rows)."""
     np.matmul(kernel.W1_half, Xc.T, out=T)
     T += kernel.b1_half
-    return np.tanh(T, out=T)
+    return tanh_(T)
 
 
 def _exact_encoder(Xc, kernel, units):
@@ -538,7 +589,7 @@ def _backward_pass(X, chunks, kernel, ws, step, stored):
 
         d3 = np.matmul(T1.T, kernel.V, out=ws.visible[:c])  # Z3/2, or Z3
         if logistic:
-            t = np.tanh(d3, out=d3)
+            t = tanh_(d3)
             gprime = np.square(t, out=ws.gprime[:c])
             np.subtract(1.0, gprime, out=gprime)  # 4 g′ = 1 − t²
             d3 += 1.0
