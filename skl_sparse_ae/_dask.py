@@ -6,6 +6,8 @@ array, which means it is installed.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
+import operator
 import sys
 
 import numpy as np
@@ -97,28 +99,37 @@ def evaluate(
     squared error and gradient sums. The client adds the per-block sums in
     block order, so the result does not depend on scheduling.
     """
-    import dask
-    from dask import delayed
-
     m, n = X.shape
     params = _objective.unpack(theta, n, n_components, X.dtype)
-    blocks = X.to_delayed(optimize_graph=False).ravel()
-    block_hidden = [delayed(_objective.block_hidden_sums)(b, params) for b in blocks]
-    rho_hat, rho_hat_c = _add_in_order(dask.compute(*block_hidden)).means(m)
+    hidden_sums = reduce_blocks(_objective.block_hidden_sums, X, operator.iadd, params)
+    rho_hat, rho_hat_c = hidden_sums.means(m)
     sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype, rho_hat_c)
-    block_sums = [delayed(_objective.block_sums)(b, params, sparsity, decoder) for b in blocks]
-    sums = _add_in_order(dask.compute(*block_sums))
+    sums = reduce_blocks(_objective.block_sums, X, operator.iadd, params, sparsity, decoder)
     loss, grad = _objective.loss_and_grad_from_sums(
         sums, m, theta, params, rho, beta, lam, rho_hat, rho_hat_c, sparsity
     )
     return loss, grad, rho_hat
 
 
-def _add_in_order(partial_sums):
-    total = partial_sums[0]
-    for more in partial_sums[1:]:
-        total += more
-    return total
+def reduce_blocks(function, X, combine, *args, checked=False):
+    """``function(block, *args)`` on each block of rows of X on the workers,
+    the results combined on the client in block order (so the result does
+    not depend on scheduling). ``checked``: in the same pass, raise the
+    ValueError of ``validate_data`` if X holds NaN or infinity."""
+    import dask
+    import dask.array as da
+    from dask import delayed
+
+    blocks = X.to_delayed(optimize_graph=False).ravel()
+    tasks = [delayed(function)(block, *args) for block in blocks]
+    if checked:
+        tasks.append(da.isfinite(X).all())
+    results = dask.compute(*tasks)
+    if checked:
+        *results, finite = results
+        if not finite:
+            raise ValueError("Input X contains NaN or infinity.")
+    return functools.reduce(combine, results)
 
 
 def map_rows(function, X, n_columns):

@@ -2,10 +2,13 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
+import operator
 from numbers import Real
 
 import numpy as np
 from scipy import linalg
+from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     OneToOneFeatureMixin,
@@ -17,6 +20,8 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import _dask
+from ._objective import _map_in_threads, n_threads
 from ._utils import restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -27,24 +32,70 @@ def _writable(X):
     return X if X.flags.writeable else X.copy()
 
 
-def _mean_and_covariance(X):
-    """Mean and covariance (divisor m) of the rows of X, both float64.
+# Temporaries of the covariance loop at most this large (MiB), and at most
+# scikit-learn's working_memory: chunks of thousands of rows already run the
+# product at full speed, and a fit on a memory map stays far below its size.
+_MAX_CHUNK_MIB = 16
 
-    Accumulated in float64 over row chunks of ``working_memory`` size, so that
-    float32 data lose no accuracy to float32 sums (at ε = 1e-5 that put the
-    whitening matrix 1e-3 off) and X is never copied whole.
+
+def _moments(X):
+    """(m, mean, scatter) of the rows of X: the scatter Σ (x − mean)(x − mean)ᵀ.
+
+    Accumulated in float64 over chunks of rows, so that float32 data lose no
+    accuracy to float32 sums (at ε = 1e-5 that put the whitening matrix up to
+    2e-2 off) and X is never copied whole. Two passes (mean, then centred
+    products) avoid the cancellation of Σ xxᵀ − m·mean meanᵀ.
     """
     m, n = X.shape
     mean = X.mean(axis=0, dtype=np.float64)
-    covariance = np.zeros((n, n), dtype=np.float64)
-    # Three float64 rows of temporaries: the chunk's cast, its centring, and slack.
-    rows = get_chunk_n_rows(row_bytes=3 * 8 * n, max_n_rows=m)
+    # Per thread, three float64 rows of temporaries: the chunk's cast, its
+    # centring, and slack.
+    threads = n_threads()
+    working_memory = min(get_config()["working_memory"], _MAX_CHUNK_MIB) / threads
+    rows = get_chunk_n_rows(row_bytes=3 * 8 * n, max_n_rows=m, working_memory=working_memory)
+    batches = list(gen_batches(m, rows))
+    # Contiguous runs of chunks on worker threads with one-thread BLAS (as
+    # the objective does: a shared multi-threaded BLAS spun idle and took 40×
+    # longer on a busy machine), added in run order so results repeat.
+    bounds = np.linspace(0, len(batches), min(threads, len(batches)) + 1).astype(int)
+    runs = [(X, batches[a:b], mean) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    parts = _map_in_threads(_scatter, runs) if len(runs) > 1 else [_scatter(*runs[0])]
+    return m, mean, functools.reduce(operator.add, parts)
+
+
+def _scatter(X, batches, mean):
+    """Σ (x − mean)(x − mean)ᵀ over the rows of ``batches``, float64."""
+    scatter = np.zeros((X.shape[1], X.shape[1]), dtype=np.float64)
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
-        for batch in gen_batches(m, rows):
+        for batch in batches:
             centred = np.subtract(X[batch], mean, dtype=np.float64)
-            covariance += centred.T @ centred
-    covariance /= m
-    return mean, covariance
+            scatter += centred.T @ centred
+    return scatter
+
+
+def _merge_moments(a, b):
+    """The moments of two disjoint sets of rows together (Chan, Golub and
+    LeVeque's pairwise update: no sums of raw squares, so no cancellation)."""
+    m_a, mean_a, scatter_a = a
+    m_b, mean_b, scatter_b = b
+    m = m_a + m_b
+    delta = mean_b - mean_a
+    with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
+        mean = mean_a + delta * (m_b / m)
+        scatter = scatter_a + scatter_b + np.outer(delta, delta * (m_a * m_b / m))
+    return m, mean, scatter
+
+
+def _whiten(X, mean, whitening):
+    """(X − mean) @ whitening, into new memory (for Dask blocks)."""
+    return (X - mean) @ whitening
+
+
+def _dewhiten(Z, mean, dewhitening):
+    """Z @ dewhitening + mean."""
+    X = Z @ dewhitening
+    X += mean
+    return X
 
 
 def _too_large(dtype):
@@ -102,6 +153,10 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         Eigenvectors of the covariance as rows (Uᵀ), in the order of
         ``explained_variance_``.
 
+    n_samples_seen_ : int
+        Number of rows the mean and covariance were computed from: those of
+        :meth:`fit`, or of all :meth:`partial_fit` calls since.
+
     n_features_in_ : int
         Number of features seen during :term:`fit`.
 
@@ -148,8 +203,9 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Training data.
+        X : {array-like, dask array} of shape (n_samples, n_features)
+            Training data. A Dask array is reduced block by block on its
+            workers (the client only adds the per-block moments).
 
         y : None
             Ignored. Present for API consistency by convention.
@@ -166,11 +222,64 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             large that the covariance overflows the dtype of X. The estimator
             is then left exactly as it was before the call.
         """
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES)
-        mean, covariance = _mean_and_covariance(X)
-        if not np.isfinite(covariance).all():
+        if _dask.is_dask_array(X):
+            X = self._validate_dask(X, reset=True)
+            moments = _dask.reduce_blocks(_moments, X, _merge_moments, checked=True)
+        else:
+            X = validate_data(self, X, dtype=_FLOAT_DTYPES)
+            moments = _moments(X)
+        return self._whiten_from(moments, X.dtype)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    @restore_state_on_error
+    def partial_fit(self, X, y=None):
+        """Update the mean and covariance with a batch of rows, then refit.
+
+        Streams data too large for memory: after ``partial_fit`` on each part
+        of a data set the estimator is the one :meth:`fit` gives on all of it
+        (to rounding: the moments of the parts are merged exactly, in
+        float64). :meth:`fit` starts afresh.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            A batch of training rows.
+
+        y : None
+            Ignored. Present for API consistency by convention.
+
+        Returns
+        -------
+        self : object
+            Fitted estimator.
+        """
+        first = not hasattr(self, "n_samples_seen_")
+        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=first)
+        moments = _moments(X)
+        if not first:
+            moments = _merge_moments(self._moments, moments)
+        return self._whiten_from(moments, X.dtype)
+
+    def _validate_dask(self, X, reset):
+        X = _dask.as_float_blocks(X)
+        if reset:
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+        elif X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
+                f"{self.n_features_in_} features as input."
+            )
+        return X
+
+    def _whiten_from(self, moments, dtype):
+        """Set the fitted attributes from the moments of all rows seen."""
+        m, mean, scatter = moments
+        covariance = scatter / m
+        if not (np.isfinite(covariance).all() and np.isfinite(mean).all()):
             # scipy would only say "array must not contain infs or NaNs".
-            raise _too_large(X.dtype)
+            raise _too_large(dtype)
         S, U = linalg.eigh(covariance)
         S, U = S[::-1], U[:, ::-1]
         S = np.maximum(S, 0.0)  # rounding can make null directions slightly negative
@@ -183,11 +292,13 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             "components_": U.T,
         }
         with np.errstate(over="ignore"):
-            fitted = {name: np.ascontiguousarray(v, dtype=X.dtype) for name, v in fitted.items()}
+            fitted = {name: np.ascontiguousarray(v, dtype=dtype) for name, v in fitted.items()}
         if not all(np.isfinite(v).all() for v in fitted.values()):
             # Finite in float64, but the variances do not fit the dtype of X.
-            raise _too_large(X.dtype)
+            raise _too_large(dtype)
         vars(self).update(fitted)
+        self.n_samples_seen_ = m
+        self._moments = moments  # float64, for partial_fit
         return self
 
     def transform(self, X):
@@ -195,15 +306,19 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to whiten.
+        X : {array-like, dask array} of shape (n_samples, n_features)
+            Data to whiten. A Dask array gives a lazy Dask array.
 
         Returns
         -------
-        X_new : ndarray of shape (n_samples, n_features)
+        X_new : {ndarray, dask array} of shape (n_samples, n_features)
             Whitened data.
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            X = self._validate_dask(X, reset=False)
+            whiten = functools.partial(_whiten, mean=self.mean_, whitening=self.whitening_)
+            return _dask.map_rows(whiten, X, X.shape[1])
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, copy=self.copy, reset=False)
         X = _writable(X)
         X -= self.mean_.astype(X.dtype, copy=False)
@@ -214,19 +329,25 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
-            Whitened data.
+        X : {array-like, dask array} of shape (n_samples, n_features)
+            Whitened data. A Dask array gives a lazy Dask array.
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features)
+        X_original : {ndarray, dask array} of shape (n_samples, n_features)
             Data in the original space.
         """
         check_is_fitted(self)
+        if _dask.is_dask_array(X):
+            X = self._validate_dask(X, reset=False)
+            dewhiten = functools.partial(_dewhiten, mean=self.mean_, dewhitening=self.dewhitening_)
+            return _dask.map_rows(dewhiten, X, X.shape[1])
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        X_original = X @ self.dewhitening_.astype(X.dtype, copy=False)
-        X_original += self.mean_.astype(X.dtype, copy=False)
-        return X_original
+        return _dewhiten(
+            X,
+            self.mean_.astype(X.dtype, copy=False),
+            self.dewhitening_.astype(X.dtype, copy=False),
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -29,7 +29,7 @@ ESTIMATORS = {
 METHODS = {
     "sae-lbfgs": ["fit", "transform", "inverse_transform", "score_samples"],
     "sae-adam": ["fit", "partial_fit", "transform", "inverse_transform", "score_samples"],
-    "zca": ["fit", "transform", "inverse_transform"],
+    "zca": ["fit", "partial_fit", "transform", "inverse_transform"],
 }
 
 CASES = [(name, method) for name, methods in METHODS.items() for method in methods]

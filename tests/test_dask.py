@@ -143,3 +143,43 @@ def test_without_a_cluster_X_is_not_loaded_into_the_process(X, monkeypatch):
 
 def _no_client():
     raise ValueError("No clients found")
+
+
+# ZCAWhitening on Dask arrays: blockwise moments, lazy transforms.
+
+
+def test_zca_dask_fit_matches_numpy_fit(client, X):
+    on_numpy = ZCAWhitening().fit(X)
+    on_dask = ZCAWhitening().fit(da.from_array(X, chunks=(150, 12)))
+    assert on_dask.n_samples_seen_ == X.shape[0]
+    for name in ("mean_", "whitening_", "dewhitening_", "explained_variance_"):
+        np.testing.assert_allclose(getattr(on_dask, name), getattr(on_numpy, name), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_zca_dask_transforms_are_lazy_and_match_numpy(client, X, dtype):
+    X = X.astype(dtype)
+    zca = ZCAWhitening().fit(X)
+    lazy = da.from_array(X, chunks=(150, 12))
+    Z = zca.transform(lazy)
+    assert isinstance(Z, da.Array) and Z.dtype == dtype
+    np.testing.assert_allclose(Z.compute(), zca.transform(X), rtol=1e-5, atol=1e-5)
+    back = zca.inverse_transform(Z)
+    assert isinstance(back, da.Array)
+    np.testing.assert_allclose(back.compute(), X, rtol=1e-4, atol=1e-4)
+
+
+def test_zca_dask_fit_refuses_nan_and_leaves_the_model_alone(client, X):
+    zca = ZCAWhitening().fit(X)
+    before = zca.whitening_.copy()
+    bad = X.copy()
+    bad[7, 3] = np.inf
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        zca.fit(da.from_array(bad, chunks=(150, 12)))
+    np.testing.assert_array_equal(zca.whitening_, before)
+
+
+def test_zca_dask_transform_checks_number_of_features(client, X):
+    zca = ZCAWhitening().fit(X)
+    with pytest.raises(ValueError, match="expecting 12 features"):
+        zca.transform(da.from_array(X[:, :5]))

@@ -118,3 +118,73 @@ def test_copy_false_accepts_read_only_input(X):
 def test_feature_names_are_one_to_one(X):
     zca = ZCAWhitening().fit(X)
     assert list(zca.get_feature_names_out()) == [f"x{i}" for i in range(6)]
+
+
+# Streaming: partial_fit on the parts of a data set is fit on all of it.
+
+
+def _parts(X, n_parts):
+    bounds = np.linspace(0, X.shape[0], n_parts + 1).astype(int)
+    return [X[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+FITTED = ("mean_", "whitening_", "dewhitening_", "explained_variance_")
+
+
+@pytest.mark.parametrize("n_parts", [2, 7])
+def test_partial_fit_on_parts_equals_fit_on_all(X, n_parts):
+    streamed = ZCAWhitening()
+    for part in _parts(X + 1e3, n_parts):  # a large mean: merging must not cancel
+        streamed.partial_fit(part)
+    whole = ZCAWhitening().fit(X + 1e3)
+    assert streamed.n_samples_seen_ == whole.n_samples_seen_ == X.shape[0]
+    for name in FITTED:
+        expected = getattr(whole, name)
+        error = np.linalg.norm(getattr(streamed, name) - expected) / np.linalg.norm(expected)
+        assert error < 1e-10, name
+
+
+def test_partial_fit_of_float32_parts_accumulates_in_float64(X):
+    streamed = ZCAWhitening()
+    for part in _parts(X.astype(np.float32), 5):
+        streamed.partial_fit(part)
+    whole = ZCAWhitening().fit(X.astype(np.float32))
+    assert streamed.whitening_.dtype == np.float32
+    np.testing.assert_allclose(streamed.whitening_, whole.whitening_, rtol=1e-5, atol=1e-6)
+
+
+def test_fit_after_partial_fit_starts_afresh(X):
+    model = ZCAWhitening().partial_fit(X[:500] * 10)
+    model.fit(X)
+    assert model.n_samples_seen_ == X.shape[0]
+    np.testing.assert_array_equal(model.whitening_, ZCAWhitening().fit(X).whitening_)
+
+
+def test_partial_fit_checks_the_number_of_features(X):
+    model = ZCAWhitening().partial_fit(X)
+    with pytest.raises(ValueError, match="features"):
+        model.partial_fit(X[:, :4])
+    assert model.n_samples_seen_ == X.shape[0]
+
+
+def test_failed_partial_fit_leaves_the_running_moments_alone(X):
+    model = ZCAWhitening().partial_fit(X[:1000])
+    bad = X[1000:].copy()
+    bad[5, 2] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.partial_fit(bad)
+    model.partial_fit(X[1000:])
+    np.testing.assert_allclose(model.whitening_, ZCAWhitening().fit(X).whitening_, rtol=1e-10)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_chunks_on_threads_agree_with_one_pass(X, threads, monkeypatch):
+    from skl_sparse_ae import _whitening
+
+    whole = ZCAWhitening().fit(X)
+    monkeypatch.setattr(_whitening, "n_threads", lambda: threads)
+    with sklearn.config_context(working_memory=0.01):  # chunks of ~70 rows
+        chunked = ZCAWhitening().fit(X)
+        again = ZCAWhitening().fit(X)
+    np.testing.assert_allclose(chunked.whitening_, whole.whitening_, rtol=1e-12)
+    np.testing.assert_array_equal(again.whitening_, chunked.whitening_)
