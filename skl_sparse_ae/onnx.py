@@ -1,0 +1,96 @@
+"""ONNX export: skl2onnx converters for the project's estimators.
+
+Importing this module registers them with skl2onnx (the ``onnx`` extra:
+``pip install "skl-sparse-ae[onnx]"``), so that :func:`skl2onnx.to_onnx`
+converts any Pipeline that contains a :class:`~skl_sparse_ae.SparseAutoencoder`
+or a :class:`~skl_sparse_ae.ZCAWhitening`, next to scikit-learn's own steps::
+
+    import skl_sparse_ae.onnx  # noqa: F401  (registers the converters)
+    from skl2onnx import to_onnx
+
+    onx = to_onnx(pipeline, X[:1].astype(np.float32))
+
+The graphs compute ``transform`` in the dtype of the sample input given to
+``to_onnx`` (float32 or float64), with the fitted weights cast to it:
+
+- ``SparseAutoencoder``: ``Sigmoid(MatMul(X, components_ᵀ) + intercept_hidden_)``,
+  the hidden activations A2 (the decoder is not part of ``transform``);
+- ``ZCAWhitening``: ``MatMul(X − mean_, whitening_)``.
+"""
+
+# SPDX-License-Identifier: BSD-3-Clause
+
+import numpy as np
+
+try:
+    from skl2onnx import update_registered_converter
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxMatMul, OnnxSigmoid, OnnxSub
+    from skl2onnx.common.data_types import guess_numpy_type
+    from skl2onnx.common.utils import check_input_and_output_numbers
+except ImportError as exc:
+    raise ImportError(
+        "ONNX export needs skl2onnx. Install it with pip install 'skl-sparse-ae[onnx]'."
+    ) from exc
+
+from ._autoencoder import SparseAutoencoder
+from ._whitening import ZCAWhitening
+
+__all__ = ["register_converters"]
+
+
+def _one_to_n_columns(n_columns):
+    """A shape calculator: one input of shape (N, ·) → one output (N, n_columns)."""
+
+    def calculate(operator):
+        check_input_and_output_numbers(operator, input_count_range=1, output_count_range=1)
+        rows = operator.inputs[0].get_first_dimension()
+        input_type = operator.inputs[0].type.__class__
+        operator.outputs[0].type = input_type([rows, n_columns(operator.raw_operator)])
+
+    return calculate
+
+
+def _convert_sparse_autoencoder(scope, operator, container):
+    model = operator.raw_operator
+    X = operator.inputs[0]
+    dtype = guess_numpy_type(X.type)
+    opset = container.target_opset
+    encoder = np.ascontiguousarray(model.components_.T, dtype=dtype)
+    bias = model.intercept_hidden_.astype(dtype)
+    pre_activation = OnnxAdd(OnnxMatMul(X, encoder, op_version=opset), bias, op_version=opset)
+    codes = OnnxSigmoid(pre_activation, op_version=opset, output_names=operator.outputs[:1])
+    codes.add_to(scope, container)
+
+
+def _convert_zca_whitening(scope, operator, container):
+    model = operator.raw_operator
+    X = operator.inputs[0]
+    dtype = guess_numpy_type(X.type)
+    opset = container.target_opset
+    centred = OnnxSub(X, model.mean_.astype(dtype), op_version=opset)
+    whitened = OnnxMatMul(
+        centred,
+        model.whitening_.astype(dtype),
+        op_version=opset,
+        output_names=operator.outputs[:1],
+    )
+    whitened.add_to(scope, container)
+
+
+def register_converters():
+    """Register the converters with skl2onnx (done on import; idempotent)."""
+    update_registered_converter(
+        SparseAutoencoder,
+        "SklSparseAeSparseAutoencoder",
+        _one_to_n_columns(lambda model: model.n_components),
+        _convert_sparse_autoencoder,
+    )
+    update_registered_converter(
+        ZCAWhitening,
+        "SklSparseAeZCAWhitening",
+        _one_to_n_columns(lambda model: model.n_features_in_),
+        _convert_zca_whitening,
+    )
+
+
+register_converters()

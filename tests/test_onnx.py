@@ -1,0 +1,91 @@
+"""ONNX export of the estimators and of pipelines that contain them."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skl2onnx", reason="ONNX export needs the 'onnx' extra (skl2onnx)")
+onnxruntime = pytest.importorskip("onnxruntime", reason="the ONNX tests run onnxruntime")
+
+import skl2onnx  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import MinMaxScaler  # noqa: E402
+
+import skl_sparse_ae.onnx  # noqa: E402, F401  (registers the converters)
+from skl_sparse_ae import SparseAutoencoder, ZCAWhitening  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+# Agreement with the estimator's own output, per dtype.
+TOLERANCE = {np.float32: 1e-6, np.float64: 1e-12}
+
+
+def _data(dtype):
+    rng = np.random.RandomState(0)
+    X = rng.uniform(size=(300, 10)) @ rng.uniform(size=(10, 10))
+    y = (X[:, 0] + X[:, 1] > np.median(X[:, 0] + X[:, 1])).astype(int)
+    return X.astype(dtype), y
+
+
+def _run(model, X, output=0):
+    onx = skl2onnx.to_onnx(model, X[:1], options={LogisticRegression: {"zipmap": False}})
+    session = onnxruntime.InferenceSession(
+        onx.SerializeToString(), providers=["CPUExecutionProvider"]
+    )
+    return session.run(None, {session.get_inputs()[0].name: X})[output]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_sparse_autoencoder_transform_matches_onnxruntime(dtype, decoder):
+    X, _ = _data(dtype)
+    X = np.clip(MinMaxScaler().fit_transform(X), 0, 1).astype(dtype)
+    model = SparseAutoencoder(6, decoder_activation=decoder, max_iter=20, random_state=0).fit(X)
+    codes = _run(model, X)
+    assert codes.dtype == dtype
+    np.testing.assert_allclose(codes, model.transform(X), rtol=0, atol=TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_zca_transform_matches_onnxruntime(dtype):
+    X, _ = _data(dtype)
+    zca = ZCAWhitening(epsilon=0.1).fit(X)
+    expected = zca.transform(X)
+    whitened = _run(zca, X)
+    assert whitened.dtype == dtype
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(whitened, expected, rtol=0, atol=TOLERANCE[dtype] * scale)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decoder", ["logistic", "identity"])
+def test_pipeline_predict_proba_matches_onnxruntime(dtype, decoder):
+    X, y = _data(dtype)
+    pipe = make_pipeline(
+        MinMaxScaler(),
+        ZCAWhitening(epsilon=0.1),
+        MinMaxScaler(),  # back into [0, 1] for the logistic decoder
+        SparseAutoencoder(8, decoder_activation=decoder, max_iter=30, random_state=0),
+        LogisticRegression(),
+    ).fit(X, y)
+    probabilities = _run(pipe, X, output=1)
+    np.testing.assert_allclose(probabilities, pipe.predict_proba(X), atol=TOLERANCE[dtype])
+    np.testing.assert_array_equal(_run(pipe, X, output=0), pipe.predict(X))
+
+
+def test_registering_again_replaces_the_converters():
+    X, _ = _data(np.float64)
+    zca = ZCAWhitening().fit(X)
+    before = _run(zca, X)
+    skl_sparse_ae.onnx.register_converters()
+    np.testing.assert_array_equal(_run(zca, X), before)
+
+
+def test_without_skl2onnx_the_import_error_names_the_extra():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['skl2onnx'] = None; import skl_sparse_ae.onnx"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "skl-sparse-ae[onnx]" in result.stderr
