@@ -1,4 +1,4 @@
-"""Command line: ``python -m skl_sparse_ae demo [--out DIR]``."""
+"""Command line: ``python -m skl_sparse_ae demo [--out DIR] [--random-state N]``."""
 
 # SPDX-License-Identifier: BSD-3-Clause
 
@@ -21,25 +21,40 @@ DEMO_SETTINGS = dict(n_components=25, rho=0.01, beta=3.0, lam=1e-4, max_iter=400
 
 def _save_png(image, path, zoom):
     """Write a [-1, 1] grey image as an upscaled 8-bit PNG."""
-    from PIL import Image  # available: loading the sample images needed it
+    from PIL import Image  # available: scikit-image, which loaded the photographs, needs it
 
     pixels = np.round((image + 1.0) * 127.5).astype(np.uint8)
     pixels = np.kron(pixels, np.ones((zoom, zoom), dtype=np.uint8))
     Image.fromarray(pixels, mode="L").save(path)
 
 
-def demo(out=".", n_patches=10000, max_iter=DEMO_SETTINGS["max_iter"], verbose=1):
-    """Train the UFLDL natural-image model and write its filters to ``out/filters.png``."""
+def _dead_units(model):
+    """Boolean mask of the dead hidden units of a fitted model.
+
+    A unit is dead when its filter (row of ``components_``) has an L2 norm
+    below 0.2 times the median filter norm: its input weights have decayed to
+    almost nothing, so its bias alone holds its activation at ``rho`` whatever
+    the input, and it carries no information.
+    """
+    norms = np.linalg.norm(model.components_, axis=1)
+    return norms < 0.2 * np.median(norms)
+
+
+def demo(out=".", n_patches=10000, max_iter=DEMO_SETTINGS["max_iter"], random_state=0, verbose=1):
+    """Train the UFLDL natural-image model and write its filters to ``out/filters.png``.
+
+    ``random_state`` sets both the patch positions and the initial weights.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    X = load_natural_image_patches(n_patches=n_patches, patch_size=8, random_state=0)
+    X = load_natural_image_patches(n_patches=n_patches, patch_size=8, random_state=random_state)
     settings = {**DEMO_SETTINGS, "max_iter": max_iter}
     print(
         f"Training a sparse autoencoder on {X.shape[0]} natural image patches "
         f"of 8x8 pixels ({', '.join(f'{k}={v}' for k, v in settings.items())})",
         flush=True,
     )
-    model = SparseAutoencoder(**settings, random_state=0, verbose=verbose)
+    model = SparseAutoencoder(**settings, random_state=random_state, verbose=verbose)
     start = time.perf_counter()
     with warnings.catch_warnings():
         # Stopping at max_iter is the exercise's setting, reported in the summary.
@@ -49,10 +64,11 @@ def demo(out=".", n_patches=10000, max_iter=DEMO_SETTINGS["max_iter"], verbose=1
     stop = "max_iter reached" if model.n_iter_ >= max_iter else "converged"
     path = out / "filters.png"
     _save_png(tile_filters(model.components_), path, zoom=8)
+    dead = int(_dead_units(model).sum())
     print(
         f"Done in {elapsed:.1f}s: {model.n_iter_} iterations ({stop}), loss J = {model.loss_:.6f}, "
-        f"mean activation {model.mean_activation_.mean():.4f} (rho = {model.rho}); "
-        f"filters written to {path}",
+        f"mean activation {model.mean_activation_.mean():.4f} (rho = {model.rho}), "
+        f"{dead} of {model.n_components} units dead; filters written to {path}",
         flush=True,
     )
     return model
@@ -69,7 +85,8 @@ def main(argv=None):
         help="learn edge filters from natural image patches and save filters.png",
         description="Train the UFLDL sparse autoencoder exercise (8x8 patches, 25 hidden "
         "units, rho=0.01, beta=3, lam=1e-4, 400 L-BFGS iterations) on patches of "
-        "scikit-learn's sample images and write the learned filters to DIR/filters.png.",
+        "photographs that scikit-image ships and write the learned filters to "
+        "DIR/filters.png.",
     )
     run.add_argument("--out", default=".", metavar="DIR", help="output folder (default: .)")
     run.add_argument(
@@ -86,11 +103,26 @@ def main(argv=None):
         metavar="N",
         help="L-BFGS iterations (default: 400)",
     )
+    run.add_argument(
+        "--random-state",
+        type=int,
+        default=0,
+        metavar="N",
+        help="seed of the patch positions and of the initial weights (default: 0)",
+    )
     run.add_argument("--quiet", action="store_true", help="no per-iteration progress lines")
     args = parser.parse_args(argv)
     if args.n_patches < 1 or args.max_iter < 1:
         parser.error("--n-patches and --max-iter must be positive")
-    demo(args.out, n_patches=args.n_patches, max_iter=args.max_iter, verbose=0 if args.quiet else 1)
+    if not 0 <= args.random_state < 2**32:
+        parser.error("--random-state must be between 0 and 2**32 - 1")
+    demo(
+        args.out,
+        n_patches=args.n_patches,
+        max_iter=args.max_iter,
+        random_state=args.random_state,
+        verbose=0 if args.quiet else 1,
+    )
     return 0
 
 
