@@ -3,6 +3,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 import functools
+import warnings
 
 import numpy as np
 
@@ -39,3 +40,33 @@ def restore_state_on_error(fit_method):
             raise
 
     return wrapper
+
+
+class VersionedPickleMixin:
+    """Record the skl-sparse-ae version in pickles and warn when it differs on load.
+
+    scikit-learn does this for its own estimators only (those whose module
+    starts with ``sklearn.``); ours get the same, with our version.
+    """
+
+    def __getstate__(self):
+        from . import __version__
+
+        return dict(super().__getstate__(), _skl_sparse_ae_version=__version__)
+
+    def __setstate__(self, state):
+        from . import __version__
+        from .exceptions import InconsistentVersionWarning
+
+        state = dict(state)
+        saved_with = state.pop("_skl_sparse_ae_version", "unknown")
+        if saved_with != __version__:
+            warnings.warn(
+                InconsistentVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_version=__version__,
+                    original_version=saved_with,
+                ),
+                stacklevel=2,
+            )
+        super().__setstate__(state)

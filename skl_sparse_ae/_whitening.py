@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
 from ._objective import _map_in_threads, n_threads
-from ._utils import restore_state_on_error
+from ._utils import VersionedPickleMixin, restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -106,7 +106,7 @@ def _too_large(dtype):
     )
 
 
-class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """ZCA (zero-phase component analysis) whitening.
 
     Decorrelates the features of X while staying as close as possible to the

@@ -157,3 +157,56 @@ def test_model_is_usable_in_a_new_process_without_the_training_data(tmp_path):
         text=True,
     )
     np.testing.assert_array_equal(np.load(tmp_path / "codes.npy"), model.transform(X_new))
+
+
+# Versioned pickles: a model records the skl-sparse-ae version that saved it.
+
+VERSIONED = ["zca"]
+
+
+@pytest.mark.parametrize("name", VERSIONED)
+def test_pickle_records_the_package_version(name):
+    import skl_sparse_ae
+
+    state = ESTIMATORS[name]().fit(_data()).__getstate__()
+    assert state["_skl_sparse_ae_version"] == skl_sparse_ae.__version__
+
+
+@pytest.mark.parametrize("name", VERSIONED)
+def test_loading_under_the_same_version_is_silent(name):
+    import warnings
+
+    saved = pickle.dumps(ESTIMATORS[name]().fit(_data()))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loaded = pickle.loads(saved)
+    assert "_skl_sparse_ae_version" not in vars(loaded)
+
+
+@pytest.mark.parametrize("name", VERSIONED)
+def test_loading_under_another_version_warns(name, monkeypatch):
+    import skl_sparse_ae
+    from skl_sparse_ae.exceptions import InconsistentVersionWarning
+
+    X = _data()
+    estimator = ESTIMATORS[name]().fit(X)
+    monkeypatch.setattr(skl_sparse_ae, "__version__", "0.0.1")
+    saved = pickle.dumps(estimator)
+    monkeypatch.undo()
+    with pytest.warns(InconsistentVersionWarning, match="from skl-sparse-ae version 0.0.1") as w:
+        loaded = pickle.loads(saved)
+    assert w[0].message.original_version == "0.0.1"
+    assert w[0].message.current_version == skl_sparse_ae.__version__
+    np.testing.assert_array_equal(loaded.transform(X), estimator.transform(X))
+
+
+@pytest.mark.parametrize("name", VERSIONED)
+def test_pickles_from_before_versioning_warn_with_unknown(name):
+    from skl_sparse_ae.exceptions import InconsistentVersionWarning
+
+    estimator = ESTIMATORS[name]().fit(_data())
+    state = estimator.__getstate__()
+    del state["_skl_sparse_ae_version"]
+    fresh = type(estimator).__new__(type(estimator))
+    with pytest.warns(InconsistentVersionWarning, match="version unknown"):
+        fresh.__setstate__(state)
