@@ -37,8 +37,9 @@ N_PASSES = 3 if QUICK else 60
 # %%
 # Write the patches to a file
 # ---------------------------
-# Here the file is made from the bundled sample images; in practice it is
-# whatever large ``.npy`` file you have. float32 halves the file and the time.
+# Here the file is made from the photographs that scikit-image ships; in
+# practice it is whatever large ``.npy`` file you have. float32 halves the file
+# and the time.
 # The rows are shuffled once when the file is written: streaming chunks in
 # file order must not feed Adam one image after the other.
 folder = Path(tempfile.mkdtemp())
@@ -83,7 +84,7 @@ print(
 # %%
 # The filters learned both ways
 # -----------------------------
-# Adam first sits on a plateau (J ≈ 0.40, where the hidden units have not yet
+# Adam first sits on a plateau (J ≈ 0.48, where the hidden units have not yet
 # specialised), then moves towards the L-BFGS optimum. It needs many more
 # passes over the data than L-BFGS needs iterations: within 5% of L-BFGS's J
 # takes several hundred passes (see the "Scaling up" page). Its advantage is

@@ -33,14 +33,15 @@ N_PATCHES = 2000 if QUICK else 20_000
 # Patches before and after whitening
 # ----------------------------------
 #
-# 8×8 grey patches of scikit-learn's sample photographs, with pixel values in
-# [0, 1] (``whiten=False, normalize=False``: the loader's own whitening of
-# the images is switched off). As in the UFLDL whitening exercise, each patch
+# 8×8 grey patches of the photographs that scikit-image ships (see
+# :ref:`natural_image_data`), with pixel values in [0, 1]
+# (``whiten=False, normalize=False``: the loader's own whitening of the images
+# is switched off). As in the UFLDL whitening exercise, each patch
 # first loses its mean brightness, which says nothing about its structure.
 #
 # ``epsilon`` is a variance, to be compared with the eigenvalues of the
 # covariance (``explained_variance_``). For these patches they run from about
-# 0.08 down to 6e-4, and ``epsilon=1e-3`` whitens all but the weakest, noisiest
+# 0.14 down to 5e-4, and ``epsilon=1e-3`` whitens all but the weakest, noisiest
 # directions (see the last section). Each tile is drawn at full contrast.
 X = load_natural_image_patches(
     n_patches=N_PATCHES,
@@ -73,9 +74,9 @@ fig.tight_layout()
 # neighbours left/right and above/below), and the correlation decays slowly
 # with distance. With ``epsilon=1e-3`` (right) the whitened covariance is
 # close to the identity matrix; only the weakest directions are scaled up
-# less than fully. With ``epsilon=0.1`` (middle), more than the largest
-# eigenvalue, whitening does little more than multiply the data by a
-# constant: the structure of the covariance stays.
+# less than fully. With ``epsilon=0.1`` (middle), of the order of the largest
+# eigenvalue and far above all the others, whitening does little more than
+# multiply the data by a constant: the structure of the covariance stays.
 
 
 def covariance(data):

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("matplotlib", reason="the examples draw with matplotlib")
-pytest.importorskip("PIL", reason="the examples read scikit-learn's sample images with Pillow")
+pytest.importorskip("PIL", reason="some examples read scikit-learn's sample images with Pillow")
+pytest.importorskip("skimage", reason="the natural image patches are scikit-image's photographs")
 
 EXAMPLES_DIR = Path(__file__).resolve().parent.parent / "examples"
 EXAMPLES = sorted(EXAMPLES_DIR.glob("plot_*.py"))
