@@ -5,6 +5,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skl_sparse_ae import SparseAutoencoder
+from skl_sparse_ae.__main__ import _dead_units
 from skl_sparse_ae.datasets import load_natural_image_patches
 
 from ._reference import reference_loss_of
@@ -27,6 +28,8 @@ def test_demo_settings_loss_is_exact_and_activation_near_rho():
     assert model.loss_ == pytest.approx(reference_loss_of(model, X), rel=1e-6)
     assert model.rho / 1.5 <= model.mean_activation_.mean() <= model.rho * 1.5
     assert model.loss_ < model.loss_curve_[0]
+    # The demo's photographs keep the units alive (scikit-learn's two gave 4 dead).
+    assert _dead_units(model).sum() <= 1
 
 
 @pytest.mark.parametrize("decoder", ["logistic", "identity"])
