@@ -28,8 +28,10 @@ def test_demo_settings_loss_is_exact_and_activation_near_rho():
     assert model.loss_ == pytest.approx(reference_loss_of(model, X), rel=1e-6)
     assert model.rho / 1.5 <= model.mean_activation_.mean() <= model.rho * 1.5
     assert model.loss_ < model.loss_curve_[0]
-    # The demo's photographs keep the units alive (scikit-learn's two gave 4 dead).
-    assert _dead_units(model).sum() <= 1
+    # The demo's photographs keep the units alive: 1 dead here on an AMD EPYC,
+    # where scikit-learn's two photographs gave 4. A 400-iteration trajectory
+    # follows the CPU's rounding, so the bound leaves room for one more.
+    assert _dead_units(model).sum() <= 2
 
 
 @pytest.mark.parametrize("decoder", ["logistic", "identity"])
