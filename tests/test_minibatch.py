@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.exceptions import ConvergenceWarning
 
-from skl_sparse_ae import SparseAutoencoder, _objective
+from skl_sparse_ae import SparseAutoencoder, _objective, _solvers
 
 from ._reference import reference_loss, reference_loss_of
 
@@ -56,24 +56,49 @@ def test_batch_objective_uses_moving_average_of_rho_hat(X):
     assert loss == pytest.approx(without_kl + 3.0 * kl, rel=1e-12)
 
 
-def test_moving_average_of_rho_hat_carries_across_batches(X):
-    # One batch per call: after the second call the average is
-    # decay·ρ̂(batch 1, θ0) + (1 − decay)·ρ̂(batch 2, θ1), each batch's mean
-    # taken at the weights it was trained from.
+def test_rho_hat_estimate_carries_across_batches(X):
+    # One batch per call: after the second call the estimate is
+    # ρ̂(batch 2, θ1) + decay·(ρ̂(batch 1, θ0) − ρ̂(batch 2, θ0)): the first
+    # batch's mean carried to the new weights by the change of the second's.
     decay = 0.3
     model = _adam(batch_size=50, shuffle=False, activation_decay=decay)
     first, second = X[:50], X[50:100]
     model.partial_fit(first)
-    theta0 = _objective.pack(_objective.initial_params(10, 4, np.random.RandomState(0)))
-    rho_first = _objective.mean_activation(first, _objective.unpack(theta0, 10, 4))
+    theta0 = _objective.initial_params(10, 4, np.random.RandomState(0))
+    rho_first = _objective.mean_activation(first, theta0)
     np.testing.assert_allclose(model._adam_state.rho_hat_average, rho_first, rtol=1e-12)
     rho_second = model.transform(second).mean(axis=0)  # at θ1
+    rho_second_before = _objective.mean_activation(second, theta0)
     model.partial_fit(second)
     np.testing.assert_allclose(
         model._adam_state.rho_hat_average,
-        decay * rho_first + (1 - decay) * rho_second,
-        rtol=1e-12,
+        rho_second + decay * (rho_first - rho_second_before),
+        rtol=1e-10,
     )
+
+
+def test_rho_hat_estimate_does_not_lag_behind_the_weights(X):
+    # On the same batch over and over, the estimate is the batch's mean at the
+    # weights of the step that used it, whatever its memory; a moving average
+    # of past means would trail behind it while the weights move.
+    batch = X[:50]
+    model = _adam(batch_size=50, shuffle=False, activation_decay=0.99)
+    for _ in range(20):
+        at_these_weights = model.transform(batch).mean(axis=0) if _ else None
+        model.partial_fit(batch)
+    np.testing.assert_allclose(model._adam_state.rho_hat_average, at_these_weights, rtol=1e-9)
+
+
+def test_stalled_on_average_ignores_noise_around_a_falling_trend():
+    epochs = np.arange(40)
+    falling = 1.0 - 0.002 * epochs
+    falling[-11] -= 0.02  # a lucky epoch ten epochs ago...
+    falling[-1] += 0.02  # ...and an unlucky last one
+    assert _solvers.stalled(list(falling), 1e-4, 10)  # one epoch against another: stops
+    assert not _solvers.stalled_on_average(list(falling), 1e-4, 10)
+    flat = 1.0 + 0.01 * (-1.0) ** epochs
+    assert _solvers.stalled_on_average(list(flat), 1e-4, 10)
+    assert not _solvers.stalled_on_average(list(flat[:19]), 1e-4, 10)  # too few epochs
 
 
 def test_activation_decay_changes_the_path(X):
