@@ -3,8 +3,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 
 from ._autoencoder import SparseAutoencoder
+from ._classifier import StackedAutoencoderClassifier
 from ._whitening import ZCAWhitening
 
 __version__ = "0.1.0.dev0"
 
-__all__ = ["SparseAutoencoder", "ZCAWhitening", "__version__"]
+__all__ = ["SparseAutoencoder", "StackedAutoencoderClassifier", "ZCAWhitening", "__version__"]
