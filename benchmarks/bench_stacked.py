@@ -8,7 +8,8 @@ data), min-max scaled to [0, 1], 80/20 train_test_split with random_state=0. Thr
 models with the same two hidden layers of logistic units:
 
 - fine-tuned: StackedAutoencoderClassifier (greedy pretraining, softmax, fine-tuning);
-- greedy: the same two SparseAutoencoder layers in a Pipeline + LogisticRegression;
+- greedy: the same two SparseAutoencoder layers (clones of the stack's, with its seeds)
+  in a Pipeline + LogisticRegression;
 - MLP: MLPClassifier(activation="logistic", solver="lbfgs") from random weights, for
   as many L-BFGS iterations as the fine-tuning.
 
@@ -27,6 +28,7 @@ import warnings
 
 import numpy as np
 from scipy.ndimage import convolve
+from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
@@ -36,7 +38,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import minmax_scale
 from threadpoolctl import threadpool_limits
 
-from skl_sparse_ae import SparseAutoencoder, StackedAutoencoderClassifier
+from skl_sparse_ae import StackedAutoencoderClassifier
 
 HIDDEN = (200, 100)
 RHO, BETA, LAM = (0.05, 0.1), (0.3, 3.0), 1e-4
@@ -76,28 +78,28 @@ def cpu_model():
     return platform.processor() or platform.machine()
 
 
-def models(pretrain_max_iter, max_iter):
-    layers = [
-        SparseAutoencoder(
-            n_components=h, rho=r, beta=b, lam=LAM, max_iter=pretrain_max_iter, random_state=k
-        )
-        for k, (h, r, b) in enumerate(zip(HIDDEN, RHO, BETA, strict=True))
-    ]
-    return {
-        "fine-tuned stack": StackedAutoencoderClassifier(
-            HIDDEN,
-            rho=RHO,
-            beta=BETA,
-            lam=LAM,
-            pretrain_max_iter=pretrain_max_iter,
-            max_iter=max_iter,
-            random_state=0,
-        ),
-        "greedy stack + LogReg": make_pipeline(*layers, LogisticRegression(C=10, max_iter=1000)),
-        "MLP from random weights": MLPClassifier(
-            HIDDEN, activation="logistic", solver="lbfgs", max_iter=max_iter, random_state=0
-        ),
-    }
+def stacked_model(pretrain_max_iter, max_iter):
+    return StackedAutoencoderClassifier(
+        HIDDEN,
+        rho=RHO,
+        beta=BETA,
+        lam=LAM,
+        pretrain_max_iter=pretrain_max_iter,
+        max_iter=max_iter,
+        random_state=0,
+    )
+
+
+def greedy_model(stacked):
+    """Clones of the stack's autoencoders (same seeds: the same layers) + LogisticRegression."""
+    layers = [clone(autoencoder) for autoencoder in stacked.autoencoders_]
+    return make_pipeline(*layers, LogisticRegression(C=10, max_iter=1000))
+
+
+def mlp_model(max_iter):
+    return MLPClassifier(
+        HIDDEN, activation="logistic", solver="lbfgs", max_iter=max_iter, random_state=0
+    )
 
 
 def main():
@@ -113,7 +115,8 @@ def main():
     threads = "one thread" if args.one_thread else "default threads"
     print(f"CPU: {cpu_model()}; X_train {X_train.shape} {X_train.dtype}; {threads}")
     print(f"{'model':<26}{'accuracy':>10}{'fit time':>10}")
-    for name, model in models(args.pretrain_max_iter, args.max_iter).items():
+
+    def fit_and_print(name, model):
         limit = threadpool_limits(1) if args.one_thread else contextlib.nullcontext()
         start = time.perf_counter()
         with limit, warnings.catch_warnings():
@@ -121,6 +124,11 @@ def main():
             model.fit(X_train, y_train)
         elapsed = time.perf_counter() - start
         print(f"{name:<26}{model.score(X_test, y_test):>10.4f}{elapsed:>9.1f}s", flush=True)
+
+    stacked = stacked_model(args.pretrain_max_iter, args.max_iter)
+    fit_and_print("fine-tuned stack", stacked)
+    fit_and_print("greedy stack + LogReg", greedy_model(stacked))
+    fit_and_print("MLP from random weights", mlp_model(args.max_iter))
 
 
 if __name__ == "__main__":

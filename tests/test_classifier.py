@@ -244,6 +244,47 @@ def test_string_labels_with_unlabeled_rows():
     assert set(clf.predict(X)) <= {"cat", "dog", "eel"}
 
 
+def test_unlabeled_none_makes_minus_one_a_class():
+    X, y = _data(2)
+    labels = np.array([-1, 1])[y]
+    clf = _fit(_small(unlabeled=None), X, labels)
+    assert_array_equal(clf.classes_, [-1, 1])
+    with pytest.raises(ValueError, match="at least two classes"):
+        _small().fit(X, labels)  # by default the -1 rows are unlabeled
+
+
+def test_string_marker_for_unlabeled_rows():
+    X, y = _data(3)
+    names = np.array(["cat", "dog", "eel"])[y]
+    names[::2] = "?"
+    clf = _fit(_small(unlabeled="?"), X, names)
+    assert_array_equal(clf.classes_, ["cat", "dog", "eel"])
+
+
+def test_failed_fit_leaves_the_model_unchanged():
+    X, y = _data(3)
+    clf = _fit(_small(), X, y)
+    coefs, loss = [c.copy() for c in clf.coefs_], clf.loss_
+    with pytest.raises(ValueError, match="Every label is -1"):
+        clf.fit(X[:, :4], np.full(X.shape[0], -1))
+    assert clf.n_features_in_ == 6 and clf.loss_ == loss
+    for before, after in zip(coefs, clf.coefs_, strict=True):
+        assert_array_equal(before, after)
+
+
+def test_transform_gives_the_top_codes():
+    X, y = _data(3)
+    clf = _fit(_small(), X, y)
+    A = X
+    for W, b in zip(clf.coefs_[:-1], clf.intercepts_[:-1], strict=True):
+        A = expit(A @ W + b)
+    # The fast sigmoid (½·tanh(z/2) + ½) is exact to an absolute rounding error.
+    assert_allclose(clf.transform(X), A, rtol=1e-12, atol=1e-15)
+    assert_array_equal(
+        clf.get_feature_names_out(), [f"stackedautoencoderclassifier{i}" for i in range(4)]
+    )
+
+
 def test_binary_decision_function_is_the_log_odds():
     X, y = _data(2)
     clf = _fit(_small(), X, np.array(["no", "yes"])[y])
