@@ -234,13 +234,23 @@ def _unlabeled_mask(y, marker):
     )
 
 
-def _per_layer(name, value, n_layers):
-    """A float per hidden layer from one value or a sequence of them."""
-    values = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    if values.ndim != 1 or values.shape[0] not in (1, n_layers):
+def _per_layer(name, value, n_layers, interval):
+    """A float per hidden layer, each in ``interval``, from one value or one per layer.
+
+    Checked here because the autoencoders skip their own validation when
+    fitted inside this estimator's fit (prefer_skip_nested_validation).
+    """
+    try:
+        values = np.atleast_1d(np.asarray(value, dtype=np.float64))
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1 or values.shape[0] not in (1, n_layers):
         raise ValueError(
             f"{name} must be one number or one per hidden layer ({n_layers}); got {value!r}."
         )
+    for v in values:
+        if not interval.is_satisfied_by(float(v)):
+            raise ValueError(f"Every value of {name} must be {interval}; got {value!r}.")
     return [float(v) for v in np.broadcast_to(values, (n_layers,))]
 
 
@@ -744,7 +754,8 @@ class StackedAutoencoderClassifier(
         """Stages 1 and 2: the greedy layers and the softmax on their top codes."""
         n_layers = len(sizes)
         rhos, betas, lams = (
-            _per_layer(name, getattr(self, name), n_layers) for name in ("rho", "beta", "lam")
+            _per_layer(name, getattr(self, name), n_layers, self._parameter_constraints[name][1])
+            for name in ("rho", "beta", "lam")
         )
         autoencoders, codes = [], X
         for k, size in enumerate(sizes):

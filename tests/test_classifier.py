@@ -203,6 +203,12 @@ def test_per_layer_pretraining_parameters():
     assert [ae.decoder_activation for ae in clf.autoencoders_] == ["logistic", "logistic"]
     with pytest.raises(ValueError, match="rho must be one number or one per hidden layer"):
         _small(rho=[0.1, 0.1, 0.1]).fit(X, y)
+    with pytest.raises(
+        ValueError, match=re.escape("Every value of rho must be a float in the range (0.0, 1.0)")
+    ):
+        _small(rho=[0.1, 1.5]).fit(X, y)
+    with pytest.raises(ValueError, match="Every value of lam must be a float in the range"):
+        _small(lam=[1e-4, -1.0]).fit(X, y)
 
 
 # -- labels ------------------------------------------------------------------
