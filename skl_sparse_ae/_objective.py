@@ -442,10 +442,12 @@ class Sparsity:
     @classmethod
     def make(cls, rho, rho_hat, rho_hat_complement, beta, dtype):
         q, q_c = _guarded(rho_hat, rho_hat_complement)
-        in_tail = np.minimum(q, q_c) < _TAIL_ACTIVATION[np.dtype(dtype)]
-        tail = np.flatnonzero(in_tail)
+        tail = np.flatnonzero(np.minimum(q, q_c) < _TAIL_ACTIVATION[np.dtype(dtype)])
+        fast = slice(None)
+        if tail.size:  # not q[tail]: 1/q there could overflow
+            fast = np.ones(q.size, dtype=bool)
+            fast[tail] = False
         coef = np.zeros((q.size, 1), dtype=dtype)
-        fast = ~in_tail
         coef[fast, 0] = _kl_gradient(rho, q[fast], q_c[fast], beta)
         return cls(
             coef=coef,
@@ -555,22 +557,25 @@ def _exact_encoder(Xc, kernel, units):
 
 
 def _forward_pass(X, chunks, kernel, ws, step, stored):
-    """First pass over ``chunks``: accumulate :class:`HiddenSums` (and keep T
-    if ``stored``)."""
-    tail_bound = _TAIL_ACTIVATION[X.dtype]
+    """First pass over ``chunks``: add their :class:`HiddenSums` to the
+    workspace's (and keep T if ``stored``)."""
+    t_sum, rows = np.zeros(kernel.W1.shape[0]), 0
     for i in chunks:
         start, stop = i * step, min((i + 1) * step, X.shape[0])
-        c = stop - start
-        T = stored[i, :-1, :c] if stored is not None else ws.hidden[:-1, :c]
-        t_sum = _encode_chunk(X[start:stop], kernel, T).sum(axis=1).astype(np.float64)
-        active, inactive = 0.5 * (c + t_sum), 0.5 * (c - t_sum)
-        tail = np.flatnonzero(np.minimum(active, inactive) < tail_bound * c)
-        if tail.size:
-            Z = _exact_encoder(X[start:stop], kernel, tail)
-            active[tail] = expit(Z).sum(axis=0)
-            inactive[tail] = expit(-Z).sum(axis=0)
-        ws.hidden_sums.active += active
-        ws.hidden_sums.inactive += inactive
+        T = stored[i, :-1, : stop - start] if stored is not None else ws.hidden[:-1, : stop - start]
+        t_sum += _encode_chunk(X[start:stop], kernel, T).sum(axis=1)
+        rows += stop - start
+    sums = HiddenSums(0.5 * (rows + t_sum), 0.5 * (rows - t_sum))
+    # Units whose mean A2 or 1 − A2 over these rows is below the tail bound,
+    # i.e. |Σ T| > rows·(1 − 2·bound): rare, and summed again exactly.
+    tail = np.flatnonzero(np.abs(t_sum) > rows * (1.0 - 2.0 * _TAIL_ACTIVATION[X.dtype]))
+    if tail.size:
+        sums.active[tail] = sums.inactive[tail] = 0.0
+        for i in chunks:
+            Z = _exact_encoder(X[i * step : (i + 1) * step], kernel, tail)
+            sums.active[tail] += expit(Z).sum(axis=0)
+            sums.inactive[tail] += expit(-Z).sum(axis=0)
+    ws.hidden_sums += sums
 
 
 def _backward_pass(X, chunks, kernel, ws, step, stored):
@@ -796,8 +801,9 @@ def evaluate(
         rho_hat_used = rho_hat
     sparsity = sparsity_term(rho, rho_hat_used, beta, dtype, rho_hat_c)
     kernel = replace(kernel, sparsity=sparsity)
-    for ws in workspaces:
-        ws.sums = Sums.zeros(n, h, dtype, decoder, _n_tail(sparsity))
+    if _n_tail(sparsity):  # room for the tail units' sums
+        for ws in workspaces:
+            ws.sums = Sums.zeros(n, h, dtype, decoder, _n_tail(sparsity))
     run(_backward_pass, kernel)
 
     sums = workspaces[0].sums
