@@ -2,7 +2,6 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import copy
 import warnings
 from functools import partial
 from numbers import Integral, Real
@@ -21,12 +20,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _dask, _objective, _solvers
-from ._utils import restore_state_on_error
+from ._utils import VersionedPickleMixin, restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
 
-class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class SparseAutoencoder(
+    VersionedPickleMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator
+):
     """Sparse autoencoder with a KL sparsity penalty (UFLDL / CS294A).
 
     A one-hidden-layer autoencoder that learns ``n_components`` sigmoid
@@ -312,7 +313,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             vars(self).pop("_adam_state", None)
         else:
             if not (continuing and hasattr(self, "_adam_state")):
-                self._adam_state = _solvers.AdamState.start(params0)
+                self._adam_state = _solvers.AdamState.start(params0).to_dict()
                 self.loss_curve_ = []
             self._shuffle_rng = rng
             result = self._run_adam(X, max_epochs=self.max_iter)
@@ -383,7 +384,7 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
                 params0 = self._params(X.dtype)
             else:
                 params0 = self._random_params(X, self._shuffle_rng)
-            self._adam_state = _solvers.AdamState.start(params0)
+            self._adam_state = _solvers.AdamState.start(params0).to_dict()
             self.loss_curve_ = []
             self.n_iter_ = 0
         n_iter = self.n_iter_ + 1
@@ -396,10 +397,10 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
         batch_size = min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
         # The solver updates the state and the loss curve in place: it works on
         # copies so that a call that fails leaves the previous ones intact.
-        self._adam_state = copy.deepcopy(self._adam_state)
-        return _solvers.adam(
+        state = _solvers.AdamState.from_dict(self._adam_state)
+        result = _solvers.adam(
             X,
-            self._adam_state,
+            state,
             n_components=self.n_components,
             rho=self.rho,
             beta=self.beta,
@@ -417,6 +418,8 @@ class SparseAutoencoder(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseE
             name=type(self).__name__,
             loss_curve=list(self.loss_curve_),
         )
+        self._adam_state = state.to_dict()
+        return result
 
     def _validate_training_data(self, X, reset):
         """X validated for training: a float NumPy array in C order, or a Dask

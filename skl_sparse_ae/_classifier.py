@@ -2,7 +2,6 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import copy
 import warnings
 from itertools import pairwise
 from numbers import Integral, Real
@@ -27,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_dat
 
 from . import _objective, _solvers
 from ._autoencoder import SparseAutoencoder
-from ._utils import restore_state_on_error
+from ._utils import VersionedPickleMixin, restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -255,6 +254,7 @@ def _per_layer(name, value, n_layers, interval):
 
 
 class StackedAutoencoderClassifier(
+    VersionedPickleMixin,
     ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator
 ):
     """Stacked sparse autoencoders with a softmax layer, fine-tuned (UFLDL).
@@ -820,12 +820,12 @@ class StackedAutoencoderClassifier(
                 report=report,
             )
             return theta, curve, n_iter, hit_max
-        state = getattr(self, "_adam_state", None) if network else None
-        if state is None or state.theta.shape != theta0.shape:
+        saved = getattr(self, "_adam_state", None) if network else None
+        if saved is None or saved["theta"].shape != theta0.shape:
             state = _solvers.AdamState(theta0.copy(), np.zeros_like(theta0), np.zeros_like(theta0))
         else:
             # Updated in place: work on a copy so a failed call changes nothing.
-            state = copy.deepcopy(state)
+            state = _solvers.AdamState.from_dict(saved)
         m = X.shape[0]
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, m)
         n_iter, hit_max = _adam(
@@ -843,7 +843,7 @@ class StackedAutoencoderClassifier(
             report=report,
         )
         if network:
-            self._adam_state = state
+            self._adam_state = state.to_dict()  # plain arrays: see AdamState.to_dict
         return state.theta.copy(), curve, n_iter, hit_max
 
     def _store_network(self, theta, X, y, units, curve, n_iter):

@@ -2,8 +2,9 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import copy
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
@@ -156,6 +157,19 @@ class AdamState:
     def start(cls, params0):
         theta = pack(params0).copy()
         return cls(theta, np.zeros_like(theta), np.zeros_like(theta))
+
+    # Estimators keep the state as a plain dict of arrays and numbers, so that
+    # a saved model holds no type of ours beyond the estimator (skops asks a
+    # user to trust every such type).
+    def to_dict(self):
+        """A deep copy of the fields as a dict."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, state):
+        """A state from :meth:`to_dict`'s dict, deep-copied (the solver
+        updates it in place)."""
+        return cls(**copy.deepcopy(state))
 
 
 # Adam's moment decays and denominator guard (Kingma & Ba, 2015), as in

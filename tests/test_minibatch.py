@@ -66,12 +66,12 @@ def test_rho_hat_estimate_carries_across_batches(X):
     model.partial_fit(first)
     theta0 = _objective.initial_params(10, 4, np.random.RandomState(0))
     rho_first = _objective.mean_activation(first, theta0)
-    np.testing.assert_allclose(model._adam_state.rho_hat_average, rho_first, rtol=1e-12)
+    np.testing.assert_allclose(model._adam_state["rho_hat_average"], rho_first, rtol=1e-12)
     rho_second = model.transform(second).mean(axis=0)  # at θ1
     rho_second_before = _objective.mean_activation(second, theta0)
     model.partial_fit(second)
     np.testing.assert_allclose(
-        model._adam_state.rho_hat_average,
+        model._adam_state["rho_hat_average"],
         rho_second + decay * (rho_first - rho_second_before),
         rtol=1e-10,
     )
@@ -86,7 +86,7 @@ def test_rho_hat_estimate_does_not_lag_behind_the_weights(X):
     for _ in range(20):
         at_these_weights = model.transform(batch).mean(axis=0) if _ else None
         model.partial_fit(batch)
-    np.testing.assert_allclose(model._adam_state.rho_hat_average, at_these_weights, rtol=1e-9)
+    np.testing.assert_allclose(model._adam_state["rho_hat_average"], at_these_weights, rtol=1e-9)
 
 
 def test_stalled_on_average_ignores_noise_around_a_falling_trend():

@@ -161,7 +161,7 @@ def test_model_is_usable_in_a_new_process_without_the_training_data(tmp_path):
 
 # Versioned pickles: a model records the skl-sparse-ae version that saved it.
 
-VERSIONED = ["zca"]
+VERSIONED = list(ESTIMATORS)
 
 
 @pytest.mark.parametrize("name", VERSIONED)
