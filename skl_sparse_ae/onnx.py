@@ -2,8 +2,10 @@
 
 Importing this module registers them with skl2onnx (the ``onnx`` extra:
 ``pip install "skl-sparse-ae[onnx]"``), so that :func:`skl2onnx.to_onnx`
-converts any Pipeline that contains a :class:`~skl_sparse_ae.SparseAutoencoder`
-or a :class:`~skl_sparse_ae.ZCAWhitening`, next to scikit-learn's own steps::
+converts any Pipeline that contains a :class:`~skl_sparse_ae.SparseAutoencoder`,
+a :class:`~skl_sparse_ae.ZCAWhitening` or a
+:class:`~skl_sparse_ae.StackedAutoencoderClassifier`, next to scikit-learn's
+own steps::
 
     import skl_sparse_ae.onnx  # noqa: F401  (registers the converters)
     from skl2onnx import to_onnx
@@ -15,7 +17,10 @@ The graphs compute ``transform`` in the dtype of the sample input given to
 
 - ``SparseAutoencoder``: ``Sigmoid(MatMul(X, components_ᵀ) + intercept_hidden_)``,
   the hidden activations A2 (the decoder is not part of ``transform``);
-- ``ZCAWhitening``: ``MatMul(X − mean_, whitening_)``.
+- ``ZCAWhitening``: ``MatMul(X − mean_, whitening_)``;
+- ``StackedAutoencoderClassifier``: its network, through the exact
+  ``MLPClassifier`` of :meth:`~skl_sparse_ae.StackedAutoencoderClassifier.to_mlp_classifier`
+  and skl2onnx's converter for it (labels and probabilities).
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -26,13 +31,18 @@ try:
     from skl2onnx import update_registered_converter
     from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxMatMul, OnnxSigmoid, OnnxSub
     from skl2onnx.common.data_types import guess_numpy_type
+    from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
     from skl2onnx.common.utils import check_input_and_output_numbers
+    from skl2onnx.operator_converters.multilayer_perceptron import (
+        convert_sklearn_mlp_classifier,
+    )
 except ImportError as exc:
     raise ImportError(
         "ONNX export needs skl2onnx. Install it with pip install 'skl-sparse-ae[onnx]'."
     ) from exc
 
 from ._autoencoder import SparseAutoencoder
+from ._classifier import StackedAutoencoderClassifier
 from ._whitening import ZCAWhitening
 
 __all__ = ["register_converters"]
@@ -77,6 +87,13 @@ def _convert_zca_whitening(scope, operator, container):
     whitened.add_to(scope, container)
 
 
+def _convert_stacked_classifier(scope, operator, container):
+    # The fitted network is exactly an MLPClassifier (to_mlp_classifier):
+    # skl2onnx's own converter writes its graph, labels and probabilities.
+    operator.raw_operator = operator.raw_operator.to_mlp_classifier()
+    convert_sklearn_mlp_classifier(scope, operator, container)
+
+
 def register_converters():
     """Register the converters with skl2onnx (done on import; idempotent)."""
     update_registered_converter(
@@ -90,6 +107,13 @@ def register_converters():
         "SklSparseAeZCAWhitening",
         _one_to_n_columns(lambda model: model.n_features_in_),
         _convert_zca_whitening,
+    )
+    update_registered_converter(
+        StackedAutoencoderClassifier,
+        "SklSparseAeStackedAutoencoderClassifier",
+        calculate_linear_classifier_output_shapes,
+        _convert_stacked_classifier,
+        options={"zipmap": [True, False, "columns"], "nocl": [True, False]},
     )
 
 

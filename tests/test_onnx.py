@@ -12,7 +12,11 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import MinMaxScaler  # noqa: E402
 
 import skl_sparse_ae.onnx  # noqa: E402, F401  (registers the converters)
-from skl_sparse_ae import SparseAutoencoder, ZCAWhitening  # noqa: E402
+from skl_sparse_ae import (  # noqa: E402
+    SparseAutoencoder,
+    StackedAutoencoderClassifier,
+    ZCAWhitening,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -28,7 +32,9 @@ def _data(dtype):
 
 
 def _run(model, X, output=0):
-    onx = skl2onnx.to_onnx(model, X[:1], options={LogisticRegression: {"zipmap": False}})
+    no_zipmap = {"zipmap": False}  # probabilities as an array, not a list of dicts
+    options = {LogisticRegression: no_zipmap, StackedAutoencoderClassifier: no_zipmap}
+    onx = skl2onnx.to_onnx(model, X[:1], options=options)
     session = onnxruntime.InferenceSession(
         onx.SerializeToString(), providers=["CPUExecutionProvider"]
     )
@@ -69,8 +75,30 @@ def test_pipeline_predict_proba_matches_onnxruntime(dtype, decoder):
         LogisticRegression(),
     ).fit(X, y)
     probabilities = _run(pipe, X, output=1)
-    np.testing.assert_allclose(probabilities, pipe.predict_proba(X), atol=TOLERANCE[dtype])
+    # Three float32 layers summed in another order: a few ulps (1.5e-6 at p ≈ 0.5).
+    rtol = 1e-5 if dtype == np.float32 else 0.0
+    np.testing.assert_allclose(
+        probabilities, pipe.predict_proba(X), rtol=rtol, atol=TOLERANCE[dtype]
+    )
     np.testing.assert_array_equal(_run(pipe, X, output=0), pipe.predict(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_stacked_classifier_in_a_pipeline_matches_onnxruntime(dtype, n_classes):
+    X, _ = _data(dtype)
+    y = np.digitize(X[:, 0], np.quantile(X[:, 0], np.linspace(0, 1, n_classes + 1)[1:-1]))
+    pipe = make_pipeline(
+        MinMaxScaler(clip=True),
+        StackedAutoencoderClassifier((8, 5), pretrain_max_iter=20, max_iter=20, random_state=0),
+    ).fit(X, y)
+    np.testing.assert_array_equal(_run(pipe, X, output=0), pipe.predict(X))
+    probabilities = _run(pipe, X, output=1)
+    # Three float32 layers summed in another order: a few ulps (1.5e-6 at p ≈ 0.5).
+    rtol = 1e-5 if dtype == np.float32 else 0.0
+    np.testing.assert_allclose(
+        probabilities, pipe.predict_proba(X), rtol=rtol, atol=TOLERANCE[dtype]
+    )
 
 
 def test_registering_again_replaces_the_converters():
