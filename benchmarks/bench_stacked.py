@@ -22,9 +22,10 @@ slower than with one thread.
 
 import argparse
 import contextlib
-import platform
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 from scipy.ndimage import convolve
@@ -37,6 +38,9 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import minmax_scale
 from threadpoolctl import threadpool_limits
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_adam import cpu_model  # noqa: E402
 
 from skl_sparse_ae import StackedAutoencoderClassifier
 
@@ -65,17 +69,6 @@ def load_nudged_digits(dtype=np.float32):
     X, y = nudge_dataset(np.asarray(X, dtype=dtype), y)
     X = minmax_scale(X, feature_range=(0, 1))
     return train_test_split(X, y, test_size=0.2, random_state=0)
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def stacked_model(pretrain_max_iter, max_iter):

@@ -90,6 +90,7 @@ _PAGES_WITHOUT_SUBPAGES = [
     "install",
     "quickstart",
     "user_guide",
+    "stacked",
     "scaling",
     "reliability",
     "changelog",
