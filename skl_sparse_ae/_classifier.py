@@ -255,7 +255,10 @@ def _per_layer(name, value, n_layers, interval):
 
 class StackedAutoencoderClassifier(
     VersionedPickleMixin,
-    ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin, BaseEstimator
+    ClassNamePrefixFeaturesOutMixin,
+    ClassifierMixin,
+    TransformerMixin,
+    BaseEstimator,
 ):
     """Stacked sparse autoencoders with a softmax layer, fine-tuned (UFLDL).
 
