@@ -24,7 +24,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
-from . import _objective, _solvers
+from . import _objective, _parallel, _solvers
 from ._autoencoder import SparseAutoencoder
 from ._utils import VersionedPickleMixin, restore_state_on_error
 
@@ -125,7 +125,7 @@ def network_loss_and_grad(theta, X, y, layer_units, lam, n_workers=None):
     """
     m = X.shape[0]
     coefs, intercepts = _unpack(theta, layer_units, X.dtype)
-    n_threads = n_workers or _objective.n_threads()
+    n_threads = n_workers or _parallel.n_threads()
     step = _block_rows(m, layer_units, X.itemsize, n_threads)
     blocks = list(gen_batches(m, step))
     n_runs = max(1, min(n_threads, len(blocks)))
@@ -136,7 +136,7 @@ def network_loss_and_grad(theta, X, y, layer_units, lam, n_workers=None):
         return sum(s[0] for s in sums), np.sum([s[1] for s in sums], axis=0)
 
     calls = list(pairwise(bounds))
-    results = [run(*calls[0])] if n_runs == 1 else _objective._map_in_threads(run, calls)
+    results = [run(*calls[0])] if n_runs == 1 else _parallel.map_in_threads(run, calls)
     cross_entropy, grad = results[0]
     for ce, g in results[1:]:
         cross_entropy += ce
@@ -163,7 +163,7 @@ def _lbfgs(objective, theta0, *, max_iter, tol, n_iter_no_change, report):
             raise StopIteration
 
     # BLAS threads of scipy busy-wait between evaluations (see _solvers.lbfgs).
-    with _objective.single_threaded_libraries():
+    with _parallel.single_threaded_libraries():
         result = minimize(
             objective,
             theta0,
@@ -192,7 +192,7 @@ def _adam(
 ):
     """Minibatch Adam, continuing from ``state`` (updated in place)."""
     epochs = 0
-    with _objective.single_threaded_libraries():
+    with _parallel.single_threaded_libraries():
         for _ in range(max_epochs):
             order = rng.permutation(m) if shuffle else np.arange(m)
             epoch_loss = 0.0
@@ -944,6 +944,28 @@ class StackedAutoencoderClassifier(
         """
         log_p = self.predict_log_proba(X)
         return np.exp(log_p, out=log_p)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy of :meth:`predict` on X against y.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Test samples.
+
+        y : array-like of shape (n_samples,)
+            True labels of X.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        score : float
+            Fraction of correctly classified samples (weighted if
+            ``sample_weight`` is given), as :func:`sklearn.metrics.accuracy_score`.
+        """
+        return super().score(X, y, sample_weight=sample_weight)
 
     def transform(self, X):
         """Top-layer codes of the fine-tuned network: the softmax's input.

@@ -12,17 +12,14 @@ row chunk so that no temporary grows with the number of samples.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.special import expit
 from sklearn import get_config
 from sklearn.utils import gen_batches
-from threadpoolctl import ThreadpoolController
+
+from ._parallel import map_in_threads, n_threads
 
 # ρ̂ and 1 − ρ̂ are kept at or above the smallest normal float64 in the KL
 # term, the one guard needed so that a unit dead beyond float64's range
@@ -227,108 +224,6 @@ def chunk_rows(n_features, n_components, itemsize, n_samples):
     cache_rows = max(_CACHE_BYTES // row_bytes, _MIN_CHUNK_ROWS)
     memory_rows = int(get_config()["working_memory"] * 2**20) // row_bytes
     return max(1, min(cache_rows, memory_rows, n_samples))
-
-
-_controller = None  # threadpoolctl's view of the process's thread pools
-_pool = None  # worker threads of the objective, made on first use
-
-# One limit for all overlapping users (fits in several threads at once):
-# OpenBLAS's thread count is process-wide, so limits that overlap and restore
-# in the wrong order would leave it single-threaded for good. threadpoolctl
-# (3.8) lets only one "controlling" thread change it at a time, until that
-# thread leaves its last limit; the shared limit is therefore entered and left
-# in a thread of its own, which hands control back when the last user leaves.
-_limit_lock = threading.Lock()
-_limit_users = 0
-_limit = None
-_threads_before_limit = 1
-_limiter = None  # that thread, made on first use
-
-
-def _in_limiter_thread(fn, *args, **kwargs):
-    global _limiter
-    if _limiter is None:
-        _limiter = ThreadPoolExecutor(max_workers=1, thread_name_prefix="skl_sparse_ae_limits")
-    return _limiter.submit(fn, *args, **kwargs).result()
-
-
-def _enter_limit():
-    return _thread_pools().limit(limits=1).__enter__()
-
-
-def _forget_threads():
-    """A forked child has none of its parent's threads: make new ones on use."""
-    global _pool, _limiter, _limit_lock, _limit_users, _limit
-    _pool = _limiter = _limit = None
-    _limit_lock, _limit_users = threading.Lock(), 0
-
-
-if hasattr(os, "register_at_fork"):  # not on Windows
-    os.register_at_fork(after_in_child=_forget_threads)
-
-
-def _thread_pools():
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller
-
-
-def _blas_threads():
-    blas = _thread_pools().select(user_api="blas")
-    return max((lib.num_threads for lib in blas.lib_controllers), default=1)
-
-
-@contextmanager
-def single_threaded_libraries():
-    """Context in which every BLAS and OpenMP pool of the process uses one thread.
-
-    A solver runs in it, and the objective's worker threads too: they bring
-    their own parallelism, and idle BLAS threads of other libraries (scipy's
-    own OpenBLAS, used by L-BFGS-B between evaluations) busy-wait and take the
-    cores from them. Measured on the UFLDL fit with another process busy:
-    10.1 s → 3.5 s (float64), 6.0 s → 1.5 s (float32). Overlapping users share
-    one limit, lifted when the last one leaves.
-    """
-    global _limit_users, _limit, _threads_before_limit
-    with _limit_lock:
-        if _limit_users == 0:
-            _threads_before_limit = _blas_threads()
-            _limit = _in_limiter_thread(_enter_limit)
-        _limit_users += 1
-    try:
-        yield
-    finally:
-        with _limit_lock:
-            _limit_users -= 1
-            if _limit_users == 0:
-                _in_limiter_thread(_limit.__exit__, None, None, None)
-                _limit = None
-
-
-def n_threads():
-    """Threads for the objective: as many as BLAS may use.
-
-    Our threads take the place of BLAS's own, so a limit set by the caller
-    (threadpoolctl, or joblib in its worker processes) is respected; our own
-    limit (:func:`single_threaded_libraries`) is not counted.
-    """
-    with _limit_lock:
-        allowed = _threads_before_limit if _limit_users else _blas_threads()
-    return max(1, min(allowed, os.cpu_count() or 1))
-
-
-def _map_in_threads(fn, args_per_call):
-    """fn(*args) for each args, the first in this thread and the others on
-    worker threads, all with single-threaded libraries."""
-    global _pool
-    n_more = len(args_per_call) - 1
-    if _pool is None or _pool._max_workers < n_more:
-        _pool = ThreadPoolExecutor(max_workers=n_more, thread_name_prefix="skl_sparse_ae")
-    with single_threaded_libraries():
-        futures = [_pool.submit(fn, *args) for args in args_per_call[1:]]
-        first = fn(*args_per_call[0])
-        return [first, *(f.result() for f in futures)]
 
 
 def hidden_activations(X, W1, b1, out=None):
@@ -786,7 +681,7 @@ def evaluate(
         if n_runs == 1:
             fn(*calls[0])
         else:
-            _map_in_threads(fn, calls)
+            map_in_threads(fn, calls)
 
     run(_forward_pass, kernel)
     hidden_sums = workspaces[0].hidden_sums

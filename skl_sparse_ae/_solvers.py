@@ -15,9 +15,9 @@ from ._objective import (
     evaluate,
     mean_activation,
     pack,
-    single_threaded_libraries,
     unpack,
 )
+from ._parallel import single_threaded_libraries
 
 
 @dataclass
@@ -119,7 +119,7 @@ def lbfgs(
         return loss, grad
 
     # The objective's worker threads still count the BLAS threads allowed
-    # before this limit (see _objective.n_threads).
+    # before this limit (see _parallel.n_threads).
     with single_threaded_libraries():
         result = minimize(
             objective,

@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
-from ._objective import _map_in_threads, n_threads
+from ._parallel import map_in_threads, n_threads
 from ._utils import VersionedPickleMixin, restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -59,7 +59,7 @@ def _moments(X):
     # longer on a busy machine), added in run order so results repeat.
     bounds = np.linspace(0, len(batches), min(threads, len(batches)) + 1).astype(int)
     runs = [(X, batches[a:b], mean) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    parts = _map_in_threads(_scatter, runs) if len(runs) > 1 else [_scatter(*runs[0])]
+    parts = map_in_threads(_scatter, runs) if len(runs) > 1 else [_scatter(*runs[0])]
     return m, mean, functools.reduce(operator.add, parts)
 
 

@@ -16,7 +16,7 @@ from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from skl_sparse_ae import SparseAutoencoder, ZCAWhitening, _objective
+from skl_sparse_ae import SparseAutoencoder, ZCAWhitening, _objective, _parallel
 
 from ._reference import reference_loss
 from .test_objective import _central_differences
@@ -403,7 +403,7 @@ def test_working_memory_changes_outputs_only_by_rounding():
 
 
 def test_number_of_threads_changes_fit_only_by_rounding():
-    if _objective.n_threads() < 2:
+    if _parallel.n_threads() < 2:
         pytest.skip("BLAS is limited to one thread here")
     X = _data(n_samples=2000)
     with config_context(working_memory=0.01):  # chunks small enough for a block per thread
