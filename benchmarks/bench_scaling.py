@@ -96,7 +96,7 @@ WAYS = ["in memory", "memmap", "partial_fit", "dask"]
 def make_data(path, n_samples):
     from skl_sparse_ae.datasets import load_natural_image_patches
 
-    # The sample images hold ~500 000 distinct 8x8 patches: the rest are the
+    # The photographs hold ~740 000 distinct 8x8 patches: the rest are the
     # same patches rotated and mirrored, a common augmentation.
     base = load_natural_image_patches(min(n_samples, 400_000), 8, random_state=0)
     base = base.astype(np.float32).reshape(-1, 8, 8)
