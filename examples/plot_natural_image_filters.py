@@ -115,11 +115,11 @@ print(
 # and draws all on one scale.
 #
 # The units are localized edges or bars, at all orientations and at
-# different positions in the patch. At most one of the 25 is dead (see
-# :ref:`dead_units`; its filter norm is below 0.2 times the median): here one,
-# the last of the first row, and none for ``random_state`` 1 or 2. Its weights
-# are tiny, so its activation stays near ρ whatever the patch; stretched to
-# full contrast, its filter is a smooth shading rather than an edge.
+# different positions in the patch. None of the 25 is dead (see
+# :ref:`dead_units`: a filter whose norm is below 0.2 times the median), here
+# and for ``random_state`` 1 and 2. A dead unit's weights are tiny, so its
+# activation stays near ρ whatever the patch; stretched to full contrast, its
+# filter is a smooth shading rather than an edge.
 norms = np.linalg.norm(ae.components_, axis=1)
 dead = norms < 0.2 * np.median(norms)
 print(f"dead units: {dead.sum()} of {ae.n_components}")
