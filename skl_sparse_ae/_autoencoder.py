@@ -20,7 +20,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _dask, _objective, _solvers
-from ._utils import VersionedPickleMixin, restore_state_on_error
+from ._utils import VersionedPickleMixin, outside_unit_interval, restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
 
@@ -436,7 +436,9 @@ class SparseAutoencoder(
                 del self.feature_names_in_
         else:
             X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=reset)
-            out_of_range = self.decoder_activation == "logistic" and (X.min() < 0 or X.max() > 1)
+            out_of_range = self.decoder_activation == "logistic" and outside_unit_interval(
+                X.min(), X.max(), X.dtype
+            )
         if out_of_range:
             warnings.warn(
                 "X has values outside [0, 1], which a logistic (sigmoid) decoder cannot "

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 
 from . import _objective
+from ._utils import outside_unit_interval
 
 
 def is_dask_array(X):
@@ -75,7 +76,7 @@ def validate_training_data(X, decoder):
     results = dask.compute(*checks)
     if not results[0]:
         raise ValueError("Input X contains NaN or infinity.")
-    return X, decoder == "logistic" and (results[1] < 0 or results[2] > 1)
+    return X, decoder == "logistic" and outside_unit_interval(results[1], results[2], X.dtype)
 
 
 def evaluate(

@@ -42,6 +42,16 @@ def restore_state_on_error(fit_method):
     return wrapper
 
 
+def outside_unit_interval(low, high, dtype):
+    """Whether data from ``low`` to ``high`` leave [0, 1] by more than rounding.
+
+    A few ulps are allowed: MinMaxScaler's output can round to 1 + 2⁻⁵², and
+    a logistic decoder reconstructs it as well as 1.
+    """
+    slack = 8 * np.finfo(dtype).eps
+    return bool(low < -slack or high > 1 + slack)
+
+
 class VersionedPickleMixin:
     """Record the skl-sparse-ae version in pickles and warn when it differs on load.
 

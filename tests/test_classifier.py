@@ -394,8 +394,7 @@ def test_verbose_prints_the_stages_and_iterations(capsys):
 
 def test_pipeline_and_grid_search():
     X, y = _data(3, n_samples=90)
-    # clip: MinMaxScaler can round the maximum to 1 + 2⁻⁵², just outside [0, 1].
-    pipe = make_pipeline(MinMaxScaler(clip=True), _small())
+    pipe = make_pipeline(MinMaxScaler(), _small())
     search = GridSearchCV(pipe, {"stackedautoencoderclassifier__softmax_lam": [1e-4, 1e-2]}, cv=2)
     _fit(search, X * 10, y)
     assert search.best_score_ > 0.8

@@ -346,6 +346,17 @@ def test_logistic_decoder_does_not_warn_on_data_in_unit_interval(low, high):
     assert _range_warnings(X) == []
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_rounding_just_outside_the_unit_interval_is_not_warned_about(dtype):
+    # MinMaxScaler can return 1 + 2⁻⁵² (or −2⁻⁵²) for the extreme rows.
+    X = _data().astype(dtype)
+    X[0, 0] = np.nextafter(dtype(1), dtype(2))
+    X[1, 1] = -np.finfo(dtype).eps
+    assert _range_warnings(X) == []
+    X[0, 0] = 1 + 1e3 * np.finfo(dtype).eps  # but not more than rounding
+    assert len(_range_warnings(X)) == 1
+
+
 def test_identity_decoder_does_not_warn_on_any_range():
     assert _range_warnings(_data(low=-5.0, high=5.0), decoder_activation="identity") == []
 
