@@ -29,12 +29,12 @@ _RHO_HAT_TINY = np.finfo(np.float64).tiny
 # The loops sum A2 = (1 + T)/2 with T = tanh(Z2/2): where A2 (or 1 − A2) is
 # small, 1 ± T cancels and each row keeps an absolute error of about eps of
 # the dtype, so ρ̂ has a relative error of eps/ρ̂ (1.7e-6 at ρ̂ = 2e-11 in
-# float64). For the hidden units of a chunk whose mean activation (or
-# inactivation) is below this bound, the sums, and the KL gradient of units
-# whose ρ̂ is below it, are computed from expit(Z2) in float64 instead: exact
-# to rounding, and rare enough (dying or saturated units) to cost nothing.
-# The bounds keep the relative error of the fast form below ~2e-10 (float64)
-# and ~1e-3 (float32, whose J is good to ~1e-6 at best).
+# float64). For the hidden units whose mean activation (or inactivation)
+# over a thread's rows is below this bound, the sums, and the KL gradient of
+# units whose ρ̂ is below it, are computed from expit(Z2) in float64 instead:
+# exact to rounding, and rare enough (dying or saturated units) to cost
+# little. The bounds keep the relative error of the fast form below ~2e-10
+# (float64) and ~1e-3 (float32, whose J is good to ~1e-6 at best).
 _TAIL_ACTIVATION = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
 
 # Target bytes of per-chunk temporaries: chunks that fit in the L2 cache keep
