@@ -7,7 +7,6 @@ from itertools import pairwise
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.optimize import minimize
 from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
@@ -147,66 +146,6 @@ def network_loss_and_grad(theta, X, y, layer_units, lam, n_workers=None):
     W_out = np.asarray(theta[start : start + n_out], dtype=np.float64)
     grad[start : start + n_out] += lam * W_out
     return cross_entropy / m + 0.5 * lam * float(W_out @ W_out), grad
-
-
-# %% Solvers on the network objective (the autoencoder's drivers are bound
-# to its parameter layout; these share their stopping rule and printer).
-
-
-def _lbfgs(objective, theta0, *, max_iter, tol, n_iter_no_change, report):
-    loss_curve = []
-
-    def callback(intermediate_result):
-        loss_curve.append(float(intermediate_result.fun))
-        report(len(loss_curve), loss_curve[-1])
-        if _solvers.stalled(loss_curve, tol, n_iter_no_change):
-            raise StopIteration
-
-    # BLAS threads of scipy busy-wait between evaluations (see _solvers.lbfgs).
-    with _parallel.single_threaded_libraries():
-        result = minimize(
-            objective,
-            theta0,
-            method="L-BFGS-B",
-            jac=True,
-            callback=callback,
-            options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": 0.0},
-        )
-    return result.x, loss_curve, int(result.nit), result.status == 1
-
-
-def _adam(
-    objective,
-    state,
-    m,
-    *,
-    batch_size,
-    learning_rate,
-    shuffle,
-    rng,
-    max_epochs,
-    tol,
-    n_iter_no_change,
-    loss_curve,
-    report,
-):
-    """Minibatch Adam, continuing from ``state`` (updated in place)."""
-    epochs = 0
-    with _parallel.single_threaded_libraries():
-        for _ in range(max_epochs):
-            order = rng.permutation(m) if shuffle else np.arange(m)
-            epoch_loss = 0.0
-            for rows in gen_batches(m, batch_size):
-                loss, grad = objective(state.theta, order[rows])
-                _solvers._adam_step(state, grad, learning_rate)
-                epoch_loss += loss * (rows.stop - rows.start)
-            epochs += 1
-            loss_curve.append(epoch_loss / m)
-            report(len(loss_curve), loss_curve[-1])
-            # Epoch losses are noisy: compare means of windows, as the autoencoder does.
-            if _solvers.stalled_on_average(loss_curve, tol, n_iter_no_change):
-                return epochs, False
-    return epochs, epochs == max_epochs
 
 
 def _is_number(value):
@@ -814,7 +753,7 @@ class StackedAutoencoderClassifier(
         report = _solvers._progress_printer(type(self).__name__, self.verbose)
         lam = self.softmax_lam
         if self.solver == "lbfgs":
-            theta, curve, n_iter, hit_max = _lbfgs(
+            result, curve = _solvers.minimize_lbfgs(
                 lambda theta: network_loss_and_grad(theta, X, y, units, lam),
                 theta0,
                 max_iter=max_iter,
@@ -822,7 +761,7 @@ class StackedAutoencoderClassifier(
                 n_iter_no_change=self.n_iter_no_change,
                 report=report,
             )
-            return theta, curve, n_iter, hit_max
+            return result.x, curve, int(result.nit), result.status == 1
         saved = getattr(self, "_adam_state", None) if network else None
         if saved is None or saved["theta"].shape != theta0.shape:
             state = _solvers.AdamState(theta0.copy(), np.zeros_like(theta0), np.zeros_like(theta0))
@@ -831,14 +770,18 @@ class StackedAutoencoderClassifier(
             state = _solvers.AdamState.from_dict(saved)
         m = X.shape[0]
         batch_size = min(200 if self.batch_size == "auto" else self.batch_size, m)
-        n_iter, hit_max = _adam(
-            lambda theta, rows: network_loss_and_grad(theta, X[rows], y[rows], units, lam),
-            state,
+
+        def step(rows):
+            loss, grad = network_loss_and_grad(state.theta, X[rows], y[rows], units, lam)
+            _solvers._adam_step(state, grad, self.learning_rate_init)
+            return loss
+
+        n_iter, hit_max = _solvers.minibatch_epochs(
+            step,
             m,
             batch_size=batch_size,
-            learning_rate=self.learning_rate_init,
             shuffle=self.shuffle,
-            rng=rng,
+            random_state=rng,
             max_epochs=max_iter,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,

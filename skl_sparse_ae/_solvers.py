@@ -74,6 +74,38 @@ def stalled_on_average(loss_curve, tol, n_iter_no_change):
     return before - now <= tol * max(abs(before), np.finfo(np.float64).tiny)
 
 
+def minimize_lbfgs(objective, theta0, *, max_iter, tol, n_iter_no_change, report):
+    """scipy's L-BFGS-B on ``objective(theta) -> (J, gradient)`` from ``theta0``.
+
+    The driver of every full-batch fit: it stops after ``max_iter``
+    iterations, when J has decreased by less than a fraction ``tol`` over the
+    last ``n_iter_no_change`` iterations (:func:`stalled`), or when scipy
+    finds it converged to machine precision; ``report(iteration, J)`` is
+    called after each iteration. Returns scipy's result and the loss curve.
+    """
+    loss_curve = []
+
+    def callback(intermediate_result):
+        loss_curve.append(float(intermediate_result.fun))
+        report(len(loss_curve), loss_curve[-1])
+        if stalled(loss_curve, tol, n_iter_no_change):
+            raise StopIteration
+
+    # With every library pool at one thread: the objectives bring their own
+    # threads (which still count the BLAS threads allowed before this limit,
+    # see _parallel.n_threads), and idle BLAS threads of scipy busy-wait.
+    with single_threaded_libraries():
+        result = minimize(
+            objective,
+            theta0,
+            method="L-BFGS-B",
+            jac=True,
+            callback=callback,
+            options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": 0.0},
+        )
+    return result, loss_curve
+
+
 def lbfgs(
     X,
     params0,
@@ -100,36 +132,23 @@ def lbfgs(
     """
     n_features = X.shape[1]
     n_components = params0.W1.shape[0]
-    loss_curve = []
-    report = _progress_printer(name, verbose)
-
-    def callback(intermediate_result):
-        loss_curve.append(float(intermediate_result.fun))
-        report(len(loss_curve), loss_curve[-1])
-        if stalled(loss_curve, tol, n_iter_no_change):
-            raise StopIteration
-
     last = {}
 
-    def objective(theta, *args):
+    def objective(theta):
         # J and ρ̂ at the returned weights come from their own evaluation:
         # L-BFGS-B returns the point it evaluated last.
-        loss, grad, rho_hat = evaluate(theta, *args)
+        loss, grad, rho_hat = evaluate(theta, X, n_components, rho, beta, lam, decoder)
         last.update(theta=theta.copy(), loss=loss, rho_hat=rho_hat)
         return loss, grad
 
-    # The objective's worker threads still count the BLAS threads allowed
-    # before this limit (see _parallel.n_threads).
-    with single_threaded_libraries():
-        result = minimize(
-            objective,
-            pack(params0),
-            args=(X, n_components, rho, beta, lam, decoder),
-            method="L-BFGS-B",
-            jac=True,
-            callback=callback,
-            options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": 0.0},
-        )
+    result, loss_curve = minimize_lbfgs(
+        objective,
+        pack(params0),
+        max_iter=max_iter,
+        tol=tol,
+        n_iter_no_change=n_iter_no_change,
+        report=_progress_printer(name, verbose),
+    )
     known = np.array_equal(last.get("theta"), result.x)
     return SolverResult(
         params=unpack(result.x, n_features, n_components, X.dtype).copy(),
@@ -231,6 +250,44 @@ def rho_hat_estimate(state, batch, n_components, decay):
     return estimate, rho_batch
 
 
+def minibatch_epochs(
+    step,
+    m,
+    *,
+    batch_size,
+    shuffle,
+    random_state,
+    max_epochs,
+    tol,
+    n_iter_no_change,
+    loss_curve,
+    report,
+):
+    """Epochs of minibatch steps over m rows: the loop of every Adam fit.
+
+    ``step(rows)`` takes one optimiser step on the rows ``rows`` (a slice,
+    or an index array when ``shuffle``) and returns their mean loss. Each
+    epoch appends the mean batch loss to ``loss_curve`` and reports it; the
+    loop stops after ``max_epochs`` or when that curve stalls
+    (:func:`stalled_on_average`). Returns the epochs run and whether
+    ``max_epochs`` ended them.
+    """
+    epochs = 0
+    # One limit on the libraries' threads for all batches, as in minimize_lbfgs.
+    with single_threaded_libraries():
+        for _ in range(max_epochs):
+            order = random_state.permutation(m) if shuffle else None
+            epoch_loss = 0.0
+            for rows in gen_batches(m, batch_size):
+                epoch_loss += step(order[rows] if shuffle else rows) * (rows.stop - rows.start)
+            epochs += 1
+            loss_curve.append(epoch_loss / m)
+            report(len(loss_curve), loss_curve[-1])
+            if stalled_on_average(loss_curve, tol, n_iter_no_change):
+                return epochs, False
+    return epochs, epochs == max_epochs
+
+
 def adam(
     X,
     state,
@@ -262,40 +319,41 @@ def adam(
     """
     m, n_features = X.shape
     loss_curve = [] if loss_curve is None else loss_curve
-    report = _progress_printer(name, verbose)
-    epochs = 0
-    # One limit on the libraries' threads for all batches, as in lbfgs.
-    with single_threaded_libraries():
-        for _ in range(max_epochs):
-            order = random_state.permutation(m) if shuffle else None
-            epoch_loss = 0.0
-            for rows in gen_batches(m, batch_size):
-                batch = X[order[rows]] if shuffle else X[rows]
-                estimate, _ = rho_hat_estimate(state, batch, n_components, activation_decay)
-                loss, grad, _ = evaluate(
-                    state.theta,
-                    batch,
-                    n_components,
-                    rho,
-                    beta,
-                    lam,
-                    decoder,
-                    rho_hat_prior=(estimate, 1.0),  # the KL term at the estimate
-                )
-                state.rho_hat_average = estimate
-                state.previous_theta = state.theta.copy()
-                _adam_step(state, grad, learning_rate, beta2=_AUTOENCODER_BETA2)
-                epoch_loss += loss * batch.shape[0]
-            epochs += 1
-            loss_curve.append(epoch_loss / m)
-            report(len(loss_curve), loss_curve[-1])
-            if stalled_on_average(loss_curve, tol, n_iter_no_change):
-                break
+
+    def step(rows):
+        batch = X[rows]
+        estimate, _ = rho_hat_estimate(state, batch, n_components, activation_decay)
+        loss, grad, _ = evaluate(
+            state.theta,
+            batch,
+            n_components,
+            rho,
+            beta,
+            lam,
+            decoder,
+            rho_hat_prior=(estimate, 1.0),  # the KL term at the estimate
+        )
+        state.rho_hat_average = estimate
+        state.previous_theta = state.theta.copy()
+        _adam_step(state, grad, learning_rate, beta2=_AUTOENCODER_BETA2)
+        return loss
+
+    epochs, hit_max_iter = minibatch_epochs(
+        step,
+        m,
+        batch_size=batch_size,
+        shuffle=shuffle,
+        random_state=random_state,
+        max_epochs=max_epochs,
+        tol=tol,
+        n_iter_no_change=n_iter_no_change,
+        loss_curve=loss_curve,
+        report=_progress_printer(name, verbose),
+    )
     return SolverResult(
         params=unpack(state.theta, n_features, n_components, X.dtype).copy(),
         loss=loss_curve[-1],
         loss_curve=loss_curve,
         n_iter=epochs,
-        hit_max_iter=epochs == max_epochs
-        and not stalled_on_average(loss_curve, tol, n_iter_no_change),
+        hit_max_iter=hit_max_iter,
     )
