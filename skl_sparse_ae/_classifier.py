@@ -127,15 +127,13 @@ def network_loss_and_grad(theta, X, y, layer_units, lam, n_workers=None):
     n_threads = n_workers or _parallel.n_threads()
     step = _block_rows(m, layer_units, X.itemsize, n_threads)
     blocks = list(gen_batches(m, step))
-    n_runs = max(1, min(n_threads, len(blocks)))
-    bounds = [len(blocks) * k // n_runs for k in range(n_runs + 1)]
 
-    def run(first, last):
-        sums = [_block_sums(X[b], y[b], coefs, intercepts) for b in blocks[first:last]]
+    def run(run_blocks):
+        sums = [_block_sums(X[b], y[b], coefs, intercepts) for b in blocks[run_blocks]]
         return sum(s[0] for s in sums), np.sum([s[1] for s in sums], axis=0)
 
-    calls = list(pairwise(bounds))
-    results = [run(*calls[0])] if n_runs == 1 else _parallel.map_in_threads(run, calls)
+    runs = _parallel.contiguous_runs(len(blocks), n_threads)
+    results = _parallel.map_in_threads(run, [(slice(r.start, r.stop),) for r in runs])
     cross_entropy, grad = results[0]
     for ce, g in results[1:]:
         cross_entropy += ce

@@ -19,7 +19,7 @@ from scipy.special import expit
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
-from ._parallel import map_in_threads, n_threads
+from ._parallel import contiguous_runs, map_in_threads, n_threads
 
 # ρ̂ and 1 − ρ̂ are kept at or above the smallest normal float64 in the KL
 # term, the one guard needed so that a unit dead beyond float64's range
@@ -668,20 +668,12 @@ def evaluate(
     # The chunks are split into one contiguous run per thread; each thread
     # has its own buffers and sums, with single-threaded BLAS, and the sums
     # are added in run order so results are repeatable.
-    n_runs = max(1, min(n_workers or n_threads(), n_chunks))
-    bounds = [n_chunks * k // n_runs for k in range(n_runs + 1)]
-    runs = [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    runs = contiguous_runs(n_chunks, n_workers or n_threads())
     workspaces = [_Workspace(step, n, h, dtype, decoder) for _ in runs]
 
     def run(fn, kernel):
-        calls = [
-            (X, chunks, kernel, ws, step, stored)
-            for chunks, ws in zip(runs, workspaces, strict=True)
-        ]
-        if n_runs == 1:
-            fn(*calls[0])
-        else:
-            map_in_threads(fn, calls)
+        shares = zip(runs, workspaces, strict=True)
+        map_in_threads(fn, [(X, chunks, kernel, ws, step, stored) for chunks, ws in shares])
 
     run(_forward_pass, kernel)
     hidden_sums = workspaces[0].hidden_sums

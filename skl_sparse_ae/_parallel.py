@@ -104,10 +104,21 @@ def n_threads():
     return max(1, min(allowed, os.cpu_count() or 1))
 
 
+def contiguous_runs(n_items, n_runs):
+    """``range(n_items)`` cut into at most ``n_runs`` contiguous ranges of
+    near-equal length: the share of each thread, in a fixed order."""
+    n_runs = max(1, min(n_runs, n_items))
+    bounds = [n_items * k // n_runs for k in range(n_runs + 1)]
+    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
 def map_in_threads(fn, args_per_call):
-    """fn(*args) for each args, the first in this thread and the others on
-    worker threads, all with single-threaded libraries."""
+    """[fn(*args) for each args], the first in this thread and the others on
+    worker threads, all with single-threaded libraries. A single call just
+    runs here, with the libraries' threads as they are."""
     global _pool
+    if len(args_per_call) == 1:
+        return [fn(*args_per_call[0])]
     n_more = len(args_per_call) - 1
     if _pool is None or _pool._max_workers < n_more:
         _pool = ThreadPoolExecutor(max_workers=n_more, thread_name_prefix="skl_sparse_ae")

@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _dask
-from ._parallel import map_in_threads, n_threads
+from ._parallel import contiguous_runs, map_in_threads, n_threads
 from ._utils import VersionedPickleMixin, restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -57,9 +57,8 @@ def _moments(X):
     # Contiguous runs of chunks on worker threads with one-thread BLAS (as
     # the objective does: a shared multi-threaded BLAS spun idle and took 40×
     # longer on a busy machine), added in run order so results repeat.
-    bounds = np.linspace(0, len(batches), min(threads, len(batches)) + 1).astype(int)
-    runs = [(X, batches[a:b], mean) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    parts = map_in_threads(_scatter, runs) if len(runs) > 1 else [_scatter(*runs[0])]
+    runs = contiguous_runs(len(batches), threads)
+    parts = map_in_threads(_scatter, [(X, batches[r.start : r.stop], mean) for r in runs])
     return m, mean, functools.reduce(operator.add, parts)
 
 
