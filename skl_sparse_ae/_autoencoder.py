@@ -430,10 +430,8 @@ class SparseAutoencoder(
                     f"solver={self.solver!r} does not train on Dask arrays; use "
                     "solver='lbfgs', or call partial_fit on computed blocks."
                 )
+            X = _dask.validate_blocks(self, X, reset=True)
             X, out_of_range = _dask.validate_training_data(X, self.decoder_activation)
-            self.n_features_in_ = X.shape[1]
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
         else:
             X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=reset)
             out_of_range = self.decoder_activation == "logistic" and outside_unit_interval(
@@ -523,22 +521,13 @@ class SparseAutoencoder(
         """
         check_is_fitted(self)
         if _dask.is_dask_array(X):
-            X = self._validate_dask(X, self.n_features_in_)
+            X = _dask.validate_blocks(self, X, reset=False)
             params = self._params(X.dtype)
             encode = partial(_objective.hidden_activations, W1=params.W1, b1=params.b1)
             return _dask.map_rows(encode, X, self._n_features_out)
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
         params = self._params(X.dtype)
         return _objective.hidden_activations(X, params.W1, params.b1)
-
-    def _validate_dask(self, X, n_features):
-        X = _dask.as_float_blocks(X)
-        if X.shape[1] != n_features:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{n_features} features as input."
-            )
-        return X
 
     def inverse_transform(self, X):
         """Decode hidden activations into the input space, X̂ = g(A2 W2ᵀ + b2).
@@ -555,7 +544,7 @@ class SparseAutoencoder(
         """
         check_is_fitted(self)
         if _dask.is_dask_array(X):
-            codes = self._validate_dask(X, self._n_features_out)
+            codes = _dask.validate_blocks(self, X, reset=False, n_features=self._n_features_out)
             params = self._params(codes.dtype)
             decode = partial(
                 _objective.reconstruct,

@@ -43,6 +43,28 @@ def as_float_blocks(X):
     return X.rechunk({1: -1})
 
 
+def validate_blocks(estimator, X, *, reset, n_features=None):
+    """:func:`as_float_blocks` with ``validate_data``'s bookkeeping of features.
+
+    ``reset``: record ``n_features_in_`` (a Dask array carries no feature
+    names, so names from an earlier fit are dropped). Otherwise check that X
+    has ``n_features`` columns (default ``n_features_in_``).
+    """
+    X = as_float_blocks(X)
+    if reset:
+        estimator.n_features_in_ = X.shape[1]
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+        return X
+    expected = estimator.n_features_in_ if n_features is None else n_features
+    if X.shape[1] != expected:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(estimator).__name__} is expecting "
+            f"{expected} features as input."
+        )
+    return X
+
+
 def _on_a_cluster():
     """Whether a distributed client is active (its workers would hold X)."""
     try:

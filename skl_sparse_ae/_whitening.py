@@ -222,7 +222,7 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
             is then left exactly as it was before the call.
         """
         if _dask.is_dask_array(X):
-            X = self._validate_dask(X, reset=True)
+            X = _dask.validate_blocks(self, X, reset=True)
             moments = _dask.reduce_blocks(_moments, X, _merge_moments, checked=True)
         else:
             X = validate_data(self, X, dtype=_FLOAT_DTYPES)
@@ -258,19 +258,6 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
         if not first:
             moments = _merge_moments(self._moments, moments)
         return self._whiten_from(moments, X.dtype)
-
-    def _validate_dask(self, X, reset):
-        X = _dask.as_float_blocks(X)
-        if reset:
-            self.n_features_in_ = X.shape[1]
-            if hasattr(self, "feature_names_in_"):
-                del self.feature_names_in_
-        elif X.shape[1] != self.n_features_in_:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "
-                f"{self.n_features_in_} features as input."
-            )
-        return X
 
     def _whiten_from(self, moments, dtype):
         """Set the fitted attributes from the moments of all rows seen."""
@@ -315,7 +302,7 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
         """
         check_is_fitted(self)
         if _dask.is_dask_array(X):
-            X = self._validate_dask(X, reset=False)
+            X = _dask.validate_blocks(self, X, reset=False)
             whiten = functools.partial(_whiten, mean=self.mean_, whitening=self.whitening_)
             return _dask.map_rows(whiten, X, X.shape[1])
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, copy=self.copy, reset=False)
@@ -338,7 +325,7 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
         """
         check_is_fitted(self)
         if _dask.is_dask_array(X):
-            X = self._validate_dask(X, reset=False)
+            X = _dask.validate_blocks(self, X, reset=False)
             dewhiten = functools.partial(_dewhiten, mean=self.mean_, dewhitening=self.dewhitening_)
             return _dask.map_rows(dewhiten, X, X.shape[1])
         X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
