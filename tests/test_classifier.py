@@ -13,19 +13,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
-from sklearn.utils.estimator_checks import (
-    check_dataframe_column_names_consistency,
-    check_get_feature_names_out_error,
-    check_param_validation,
-    check_set_output_transform,
-    check_set_output_transform_pandas,
-    check_transformer_get_feature_names_out,
-    check_transformer_get_feature_names_out_pandas,
-    parametrize_with_checks,
-)
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skl_sparse_ae import StackedAutoencoderClassifier
 from skl_sparse_ae._classifier import network_loss_and_grad
+
+from .test_common import EXTRA_CHECKS
 
 ESTIMATORS = [
     StackedAutoencoderClassifier(
@@ -60,17 +53,6 @@ def test_sklearn_compatible_estimator(estimator, check):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", "X has values outside", UserWarning)
         check(estimator)
-
-
-EXTRA_CHECKS = [
-    check_param_validation,
-    check_set_output_transform,
-    check_set_output_transform_pandas,
-    check_transformer_get_feature_names_out,
-    check_transformer_get_feature_names_out_pandas,
-    check_get_feature_names_out_error,
-    check_dataframe_column_names_consistency,
-]
 
 
 @pytest.mark.parametrize("check", EXTRA_CHECKS, ids=lambda check: check.__name__)
