@@ -12,6 +12,8 @@ row chunk so that no temporary grows with the number of samples.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
+import operator
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -676,9 +678,8 @@ def evaluate(
         map_in_threads(fn, [(X, chunks, kernel, ws, step, stored) for chunks, ws in shares])
 
     run(_forward_pass, kernel)
-    hidden_sums = workspaces[0].hidden_sums
-    for ws in workspaces[1:]:
-        hidden_sums += ws.hidden_sums
+    # Added in run order (in place into the first run's sums): repeatable.
+    hidden_sums = functools.reduce(operator.iadd, [ws.hidden_sums for ws in workspaces])
     rho_hat, rho_hat_c = hidden_sums.means(m)
     if rho_hat_prior is not None:
         average, decay = rho_hat_prior
@@ -693,9 +694,7 @@ def evaluate(
             ws.sums = Sums.zeros(n, h, dtype, decoder, _n_tail(sparsity))
     run(_backward_pass, kernel)
 
-    sums = workspaces[0].sums
-    for ws in workspaces[1:]:
-        sums += ws.sums
+    sums = functools.reduce(operator.iadd, [ws.sums for ws in workspaces])
     loss, grad = loss_and_grad_from_sums(
         sums, m, theta, params, rho, beta, lam, rho_hat_used, rho_hat_c, sparsity
     )
