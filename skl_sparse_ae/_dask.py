@@ -77,7 +77,7 @@ def _on_a_cluster():
 
 
 def validate_training_data(X, decoder):
-    """:func:`as_float_blocks`, persisted on the workers and checked.
+    """Blocks from :func:`validate_blocks`, persisted on the workers and checked.
 
     Training reads every block twice per L-BFGS iteration, so on a cluster the
     blocks are kept in the workers' memory (the cluster's, not the client's)
@@ -89,7 +89,6 @@ def validate_training_data(X, decoder):
     import dask
     import dask.array as da
 
-    X = as_float_blocks(X)
     if _on_a_cluster():
         X = X.persist()
     checks = [da.isfinite(X).all()]
