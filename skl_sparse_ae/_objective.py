@@ -13,14 +13,17 @@ row chunk so that no temporary grows with the number of samples.
 # SPDX-License-Identifier: BSD-3-Clause
 
 import functools
+import math
 import operator
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 from scipy.special import expit
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
+from ._kernels import default_kernel, tanh_
 from ._parallel import contiguous_runs, map_in_threads, n_threads
 
 # ρ̂ and 1 − ρ̂ are kept at or above the smallest normal float64 in the KL
@@ -49,7 +52,7 @@ _CACHE_BYTES = 1 << 20
 _MIN_CHUNK_ROWS = 1024
 
 # ρ̂ must be known over all rows before δ2, so an evaluation makes two passes.
-# The hidden activations of the first pass (m x (h + 1), see Kernel) are kept
+# The hidden activations of the first pass (m x (h + 1), see ChunkWeights) are kept
 # for the second when they are small or at most half the size of X, which
 # saves the encoder product and its tanh (measured: 15% of an evaluation on
 # the UFLDL case); otherwise they are recomputed, so that memory stays
@@ -115,56 +118,6 @@ def initial_params(n_features, n_components, random_state, dtype=np.float64):
         b1=np.zeros(n_components, dtype=dtype),
         b2=np.zeros(n_features, dtype=dtype),
     )
-
-
-def _tanh_by_exp_(a):
-    """tanh(a) in place as 2 / (1 + e^(−2a)) − 1.
-
-    Exact to an absolute rounding error, like ``np.tanh``; e^(−2a) = inf
-    for a < −355 gives −1 exactly, never NaN.
-    """
-    np.multiply(a, -2.0, out=a)
-    with np.errstate(over="ignore"):
-        np.exp(a, out=a)
-    a += 1.0
-    np.divide(2.0, a, out=a)
-    a -= 1.0
-    return a
-
-
-def _vectorised_float64_tanh():
-    """Whether NumPy runs float64 ``tanh`` with AVX-512 on this CPU.
-
-    Its float64 tanh is vectorised only for AVX-512; elsewhere it is scalar
-    libm (AMD EPYC, AVX2: 13–21 ns per element against 9 ns for ``exp``),
-    about half of an evaluation. NumPy's dispatch tables say which one runs.
-    """
-    try:
-        from numpy.lib.introspect import opt_func_info  # NumPy >= 2.0
-    except ImportError:
-        from numpy.core._multiarray_umath import __cpu_features__  # NumPy 1.x
-
-        return bool(__cpu_features__.get("AVX512_SKX"))
-    target = opt_func_info(func_name="^tanh$").get("tanh", {}).get("dd", {}).get("current", "")
-    return "AVX512" in target or "X86_V4" in target
-
-
-# tanh in place per dtype, the faster form on this CPU (fixed per machine, so
-# fits stay bit-for-bit repeatable). Measured on an AMD EPYC (AVX2), ms per
-# evaluation, np.tanh → exp form: UFLDL case float64 24.4 → 17.4, 60 000 × 784
-# float64 5080 → 4889; float32 is vectorised either way (7.9 → 7.5, 2265 →
-# 2406), so it keeps np.tanh, as does float64 under AVX-512 (~1 ns).
-_TANH_ = {
-    np.dtype(np.float64): (lambda a: np.tanh(a, out=a))
-    if _vectorised_float64_tanh()
-    else _tanh_by_exp_,
-    np.dtype(np.float32): lambda a: np.tanh(a, out=a),
-}
-
-
-def tanh_(a):
-    """tanh in place, in the form that is fastest for ``a.dtype`` here."""
-    return _TANH_[a.dtype](a)
 
 
 def sigmoid_(z):
@@ -261,11 +214,40 @@ def squared_error_rows(X, params, decoder):
     return result
 
 
-@dataclass(frozen=True)
-class Kernel:
-    """The small arrays the chunk loops work with, derived once per evaluation.
+class ElementwiseKernel(Protocol):
+    """The kernel contract: the elementwise steps of one pass over a chunk.
 
-    The loops keep T = tanh(Z2/2) rather than A2 = sigmoid(Z2) = (1 + T)/2 and
+    A pass over a chunk of rows (:func:`_forward_pass`, :func:`_backward_pass`)
+    is matrix products, always done by NumPy (its BLAS), and the three steps
+    below, done in place on buffers of the chunk by the kernel of the process
+    (:func:`skl_sparse_ae._kernels.default_kernel`): NumPy ufuncs, or numba's
+    fused loops. Every array is C-contiguous and in the dtype of X, except
+    the float64 ``t_sum``; ``scratch`` is a buffer of the shape of the first
+    argument that a kernel may use. The notation is that of
+    :class:`ChunkWeights`.
+    """
+
+    name: str
+
+    def encode_(self, T, b1_half, t_sum):
+        """T (h, c) holds Z2ᵀ/2 − b1/2: make it tanh(Z2ᵀ/2) and add its sum
+        over the chunk's rows to ``t_sum`` (h,), unless that is None."""
+
+    def output_delta_(self, d3, Xc, logistic, scratch):
+        """d3 (c, n) holds Z3/2 (logistic) or Z3 (identity): make it δ3′
+        and return the chunk's Σ s² (logistic) or Σ‖X̂ − X‖² (identity)."""
+
+    def hidden_delta_(self, d2, T, coef, gb1, scratch):
+        """d2 (h, c) holds δ3′ (W2/8)ᵀ: make it δ2′ = (d2 + coef)(1 − T²)
+        (``coef`` (h,) may be None: no sparsity term) and add its sum over
+        the chunk's rows to ``gb1`` (h,)."""
+
+
+@dataclass(frozen=True)
+class ChunkWeights:
+    """The small arrays the chunk passes work with, derived once per evaluation.
+
+    The passes keep T = tanh(Z2/2) rather than A2 = sigmoid(Z2) = (1 + T)/2 and
     fold the constants of that identity into these arrays, so that no pass over
     a chunk is spent on them (with n and h as small as in the UFLDL exercise,
     an elementwise pass over a chunk costs about a fifth of a product):
@@ -282,22 +264,25 @@ class Kernel:
     :class:`Sums` holds the sums of δ3′ and δ2′; :func:`loss_and_grad_from_sums`
     scales them back once. The float64 encoder ``W1``, ``b1`` serves the rare
     hidden units whose activations are too small for the tanh form (see
-    ``_TAIL_ACTIVATION`` and :class:`Sparsity`).
+    ``_TAIL_ACTIVATION`` and :class:`Sparsity`). ``kernel`` does the
+    elementwise steps (:class:`ElementwiseKernel`).
     """
 
     W1_half: np.ndarray  # (h, n)
-    b1_half: np.ndarray  # (h, 1)
+    b1_half: np.ndarray  # (h,)
     V: np.ndarray  # (h + 1, n)
     W2_scaled: np.ndarray  # (h, n): W2ᵀ · δ3's scale
     decoder: str
     W1: np.ndarray  # (h, n) float64
     b1: np.ndarray  # (h,) float64
+    kernel: ElementwiseKernel
     sparsity: "Sparsity | None" = None
 
     @classmethod
-    def make(cls, params, decoder, sparsity=None):
+    def make(cls, params, decoder, sparsity=None, kernel=None):
         """From :class:`Params` in the dtype of X (float64 blocks are used as
-        they are, float32 ones are widened for the exact encoder)."""
+        they are, float32 ones are widened for the exact encoder); ``kernel``
+        defaults to the process's."""
         dtype = params.W1.dtype
         half = 0.5 if decoder == "logistic" else 1.0  # logistic: tanh takes Z3/2
         V = np.empty((params.W2T.shape[0] + 1, params.W2T.shape[1]), dtype=dtype)
@@ -305,12 +290,13 @@ class Kernel:
         V[-1] = half * (params.b2 + 0.5 * params.W2T.sum(axis=0))
         return cls(
             W1_half=0.5 * params.W1,
-            b1_half=(0.5 * params.b1)[:, np.newaxis],
+            b1_half=0.5 * params.b1,
             V=V,
             W2_scaled=params.W2T * _DELTA3_SCALE[decoder],
             decoder=decoder,
             W1=params.W1.astype(np.float64, copy=False),
             b1=params.b1.astype(np.float64, copy=False),
+            kernel=kernel or default_kernel(),
             sparsity=sparsity,
         )
 
@@ -329,7 +315,7 @@ class Sparsity:
     1/ρ̂ ever overflows.
     """
 
-    coef: np.ndarray  # (h, 1) in the dtype of X
+    coef: np.ndarray  # (h,) in the dtype of X
     tail: np.ndarray  # (k,) indices of the units done in float64
     tail_q: np.ndarray  # (k,) ρ̂ of those units, guarded
     tail_q_c: np.ndarray  # (k,) 1 − ρ̂, guarded
@@ -344,8 +330,8 @@ class Sparsity:
         if tail.size:  # not q[tail]: 1/q there could overflow
             fast = np.ones(q.size, dtype=bool)
             fast[tail] = False
-        coef = np.zeros((q.size, 1), dtype=dtype)
-        coef[fast, 0] = _kl_gradient(rho, q[fast], q_c[fast], beta)
+        coef = np.zeros(q.size, dtype=dtype)
+        coef[fast] = _kl_gradient(rho, q[fast], q_c[fast], beta)
         return cls(
             coef=coef,
             tail=tail,
@@ -363,7 +349,7 @@ _SQUARED_ERROR_SCALE = {"logistic": 0.25, "identity": 1.0}
 
 @dataclass
 class Sums:
-    """Sums over rows that J and its gradient are made of (see :class:`Kernel`).
+    """Sums over rows that J and its gradient are made of (see :class:`ChunkWeights`).
 
     Partial sums over disjoint sets of rows (threads, Dask blocks) add up.
     """
@@ -424,10 +410,10 @@ class _Workspace:
 
     def __init__(self, rows, n, h, dtype, decoder, n_tail=0):
         self.visible = np.empty((rows, n), dtype=dtype)  # Z3, then s, then δ3′
-        self.gprime = np.empty((rows, n), dtype=dtype) if decoder == "logistic" else None
+        self.visible_scratch = np.empty((rows, n), dtype=dtype)
         self.hidden = _hidden_buffer((h + 1, rows), dtype)  # [T; 1] when not kept
         self.delta2 = np.empty((h, rows), dtype=dtype)
-        self.fprime = np.empty((h, rows), dtype=dtype)  # 1 − T²
+        self.hidden_scratch = np.empty((h, rows), dtype=dtype)
         self.sums = Sums.zeros(n, h, dtype, decoder, n_tail)
         self.hidden_sums = HiddenSums.zeros(h)  # over the rows seen
 
@@ -439,29 +425,54 @@ def _hidden_buffer(shape, dtype):
     return buffer
 
 
-def _encode_chunk(Xc, kernel, T):
-    """T = tanh(Z2/2) of the rows Xc, written into T (h, rows)."""
-    np.matmul(kernel.W1_half, Xc.T, out=T)
-    T += kernel.b1_half
-    return tanh_(T)
+def _leading(buffer, rows):
+    """The first ``rows`` columns of a (k, rows_max) buffer as a C-contiguous
+    (k, rows) array: its leading elements, not a strided slice (the kernels
+    take contiguous arrays; the last chunk of X is usually shorter)."""
+    if rows == buffer.shape[-1]:
+        return buffer
+    shape = (*buffer.shape[:-1], rows)
+    return buffer.reshape(-1)[: math.prod(shape)].reshape(shape)
 
 
-def _exact_encoder(Xc, kernel, units):
+def _hidden_rows(buffer, rows):
+    """[T; 1] for ``rows`` rows in a buffer of :func:`_hidden_buffer`."""
+    T1 = _leading(buffer, rows)
+    if T1 is not buffer:
+        T1[-1] = 1.0  # the leading elements held other rows before
+    return T1
+
+
+def _encode_chunk(Xc, weights, T, t_sum):
+    """T = tanh(Z2/2) of the rows Xc, written into T (h, rows); its sum over
+    the rows added to ``t_sum`` unless that is None."""
+    np.matmul(weights.W1_half, Xc.T, out=T)
+    weights.kernel.encode_(T, weights.b1_half, t_sum)
+    return T
+
+
+def _exact_encoder(Xc, weights, units):
     """Z2 of the rows Xc for the hidden ``units``, in float64, (rows, k)."""
-    Z = Xc.astype(np.float64, copy=False) @ kernel.W1[units].T
-    Z += kernel.b1[units]
+    Z = Xc.astype(np.float64, copy=False) @ weights.W1[units].T
+    Z += weights.b1[units]
     return Z
 
 
-def _forward_pass(X, chunks, kernel, ws, step, stored):
+def _chunk_buffers(X, i, step, ws, stored):
+    """Rows ``i``·step… of X and the [T; 1] buffer for them."""
+    start, stop = i * step, min((i + 1) * step, X.shape[0])
+    T1 = _hidden_rows(stored[i] if stored is not None else ws.hidden, stop - start)
+    return X[start:stop], T1
+
+
+def _forward_pass(X, chunks, weights, ws, step, stored):
     """First pass over ``chunks``: add their :class:`HiddenSums` to the
     workspace's (and keep T if ``stored``)."""
-    t_sum, rows = np.zeros(kernel.W1.shape[0]), 0
+    t_sum, rows = np.zeros(weights.W1.shape[0]), 0
     for i in chunks:
-        start, stop = i * step, min((i + 1) * step, X.shape[0])
-        T = stored[i, :-1, : stop - start] if stored is not None else ws.hidden[:-1, : stop - start]
-        t_sum += _encode_chunk(X[start:stop], kernel, T).sum(axis=1)
-        rows += stop - start
+        Xc, T1 = _chunk_buffers(X, i, step, ws, stored)
+        _encode_chunk(Xc, weights, T1[:-1], t_sum)
+        rows += Xc.shape[0]
     sums = HiddenSums(0.5 * (rows + t_sum), 0.5 * (rows - t_sum))
     # Units whose mean A2 or 1 − A2 over these rows is below the tail bound,
     # i.e. |Σ T| > rows·(1 − 2·bound): rare, and summed again exactly.
@@ -469,60 +480,41 @@ def _forward_pass(X, chunks, kernel, ws, step, stored):
     if tail.size:
         sums.active[tail] = sums.inactive[tail] = 0.0
         for i in chunks:
-            Z = _exact_encoder(X[i * step : (i + 1) * step], kernel, tail)
+            Z = _exact_encoder(X[i * step : (i + 1) * step], weights, tail)
             sums.active[tail] += expit(Z).sum(axis=0)
             sums.inactive[tail] += expit(-Z).sum(axis=0)
     ws.hidden_sums += sums
 
 
-def _backward_pass(X, chunks, kernel, ws, step, stored):
+def _backward_pass(X, chunks, weights, ws, step, stored):
     """Second pass over ``chunks``: squared error and gradient sums."""
-    sums, logistic = ws.sums, kernel.decoder == "logistic"
+    sums, kernel, sparsity = ws.sums, weights.kernel, weights.sparsity
+    coef = None if sparsity is None else sparsity.coef
     for i in chunks:
-        start, stop = i * step, min((i + 1) * step, X.shape[0])
-        c = stop - start
-        Xc = X[start:stop]
-        if stored is not None:
-            T1 = stored[i, :, :c]
-        else:
-            T1 = ws.hidden[:, :c]
-            _encode_chunk(Xc, kernel, T1[:-1])
+        Xc, T1 = _chunk_buffers(X, i, step, ws, stored)
+        c = Xc.shape[0]
+        if stored is None:
+            _encode_chunk(Xc, weights, T1[:-1], None)  # its sum is known
         T = T1[:-1]
 
-        d3 = np.matmul(T1.T, kernel.V, out=ws.visible[:c])  # Z3/2, or Z3
-        if logistic:
-            t = tanh_(d3)
-            gprime = np.square(t, out=ws.gprime[:c])
-            np.subtract(1.0, gprime, out=gprime)  # 4 g′ = 1 − t²
-            d3 += 1.0
-            d3 -= Xc
-            d3 -= Xc  # s = t + 1 − 2X = 2(X̂ − X)
-        else:
-            d3 -= Xc  # X̂ − X
-        flat = d3.ravel()
-        sums.sq += float(np.dot(flat, flat))
-        if logistic:
-            d3 *= gprime  # δ3′
+        d3 = np.matmul(T1.T, weights.V, out=ws.visible[:c])  # Z3/2, or Z3
+        sums.sq += kernel.output_delta_(
+            d3, Xc, weights.decoder == "logistic", ws.visible_scratch[:c]
+        )  # d3 is δ3′ now
 
-        d2 = np.matmul(kernel.W2_scaled, d3.T, out=ws.delta2[:, :c])
-        sparsity = kernel.sparsity
-        if sparsity is not None:
-            d2 += sparsity.coef
-            if sparsity.tail.size:
-                _add_tail_sparsity(Xc, kernel, sums)
-        fprime = np.square(T, out=ws.fprime[:, :c])
-        np.subtract(1.0, fprime, out=fprime)  # 4 A2(1 − A2) = 1 − T²
-        d2 *= fprime  # δ2′
+        d2 = np.matmul(weights.W2_scaled, d3.T, out=_leading(ws.delta2, c))
+        if sparsity is not None and sparsity.tail.size:
+            _add_tail_sparsity(Xc, weights, sums)
+        kernel.hidden_delta_(d2, T, coef, sums.gb1, _leading(ws.hidden_scratch, c))
 
         sums.G += T1 @ d3
         sums.gW1 += d2 @ Xc
-        sums.gb1 += d2.sum(axis=1)
 
 
-def _add_tail_sparsity(Xc, kernel, sums):
+def _add_tail_sparsity(Xc, weights, sums):
     """The KL part of δ2 for the tail units of :class:`Sparsity`, in float64."""
-    sparsity = kernel.sparsity
-    Z = _exact_encoder(Xc, kernel, sparsity.tail)
+    sparsity = weights.sparsity
+    Z = _exact_encoder(Xc, weights, sparsity.tail)
     slope = expit(Z)
     slope *= expit(-Z)  # A2(1 − A2), accurate however small
     coef = np.multiply(slope / sparsity.tail_q, -sparsity.beta_rho)
@@ -548,7 +540,7 @@ def block_hidden_sums(X, params):
     h = params.W1.shape[0]
     step, n_chunks = _chunks(m, n, h, X.dtype)
     ws = _Workspace(step, n, h, X.dtype, "identity")
-    _forward_pass(X, range(n_chunks), Kernel.make(params, "identity"), ws, step, None)
+    _forward_pass(X, range(n_chunks), ChunkWeights.make(params, "identity"), ws, step, None)
     return ws.hidden_sums
 
 
@@ -558,8 +550,8 @@ def block_sums(X, params, sparsity, decoder):
     h = params.W1.shape[0]
     step, n_chunks = _chunks(m, n, h, X.dtype)
     ws = _Workspace(step, n, h, X.dtype, decoder, _n_tail(sparsity))
-    kernel = Kernel.make(params, decoder, sparsity)
-    _backward_pass(X, range(n_chunks), kernel, ws, step, None)
+    weights = ChunkWeights.make(params, decoder, sparsity)
+    _backward_pass(X, range(n_chunks), weights, ws, step, None)
     return ws.sums
 
 
@@ -598,7 +590,9 @@ def loss_and_grad_from_sums(
     return loss, grad
 
 
-def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", n_workers=None):
+def loss_and_grad(
+    theta, X, n_components, rho, beta, lam, decoder="logistic", n_workers=None, kernel=None
+):
     """The objective J and its gradient at ``theta``.
 
     Parameters
@@ -615,6 +609,8 @@ def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", n_
         Output nonlinearity g.
     n_workers : int, default=None
         Worker threads; default :func:`n_threads`.
+    kernel : ElementwiseKernel, default=None
+        The elementwise steps; default the process's kernel.
 
     Returns
     -------
@@ -623,7 +619,9 @@ def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", n_
     grad : ndarray of shape (n_params,), float64
         ∂J/∂theta.
     """
-    loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder, n_workers=n_workers)
+    loss, grad, _ = evaluate(
+        theta, X, n_components, rho, beta, lam, decoder, n_workers=n_workers, kernel=kernel
+    )
     return loss, grad
 
 
@@ -644,6 +642,7 @@ def evaluate(
     rho_hat_prior=None,
     keep_hidden=None,
     n_workers=None,
+    kernel=None,
 ):
     """J, its gradient and the mean hidden activation of the rows of X.
 
@@ -652,13 +651,14 @@ def evaluate(
     average that estimates ρ̂ over all the data (see the ``adam`` solver).
     The returned activation is always ρ̂(X) of these rows. ``keep_hidden``
     overrides :func:`keep_hidden_activations` (for tests); ``n_workers``
-    overrides :func:`n_threads`.
+    overrides :func:`n_threads`; ``kernel`` (an :class:`ElementwiseKernel`)
+    the process's kernel.
     """
     m, n = X.shape
     h = n_components
     dtype = X.dtype
     params = unpack(theta, n, h, dtype)
-    kernel = Kernel.make(params, decoder)
+    weights = ChunkWeights.make(params, decoder, kernel=kernel)
     step, n_chunks = _chunks(m, n, h, dtype)
 
     if keep_hidden is None:
@@ -673,11 +673,11 @@ def evaluate(
     runs = contiguous_runs(n_chunks, n_workers or n_threads())
     workspaces = [_Workspace(step, n, h, dtype, decoder) for _ in runs]
 
-    def run(fn, kernel):
+    def run(fn, weights):
         shares = zip(runs, workspaces, strict=True)
-        map_in_threads(fn, [(X, chunks, kernel, ws, step, stored) for chunks, ws in shares])
+        map_in_threads(fn, [(X, chunks, weights, ws, step, stored) for chunks, ws in shares])
 
-    run(_forward_pass, kernel)
+    run(_forward_pass, weights)
     # Added in run order (in place into the first run's sums): repeatable.
     hidden_sums = functools.reduce(operator.iadd, [ws.hidden_sums for ws in workspaces])
     rho_hat, rho_hat_c = hidden_sums.means(m)
@@ -688,11 +688,11 @@ def evaluate(
     else:
         rho_hat_used = rho_hat
     sparsity = sparsity_term(rho, rho_hat_used, beta, dtype, rho_hat_c)
-    kernel = replace(kernel, sparsity=sparsity)
+    weights = replace(weights, sparsity=sparsity)
     if _n_tail(sparsity):  # room for the tail units' sums
         for ws in workspaces:
             ws.sums = Sums.zeros(n, h, dtype, decoder, _n_tail(sparsity))
-    run(_backward_pass, kernel)
+    run(_backward_pass, weights)
 
     sums = functools.reduce(operator.iadd, [ws.sums for ws in workspaces])
     loss, grad = loss_and_grad_from_sums(

@@ -1,5 +1,3 @@
-import warnings
-
 import numpy as np
 import pytest
 from sklearn import config_context
@@ -7,6 +5,9 @@ from sklearn import config_context
 from skl_sparse_ae import _objective
 
 from ._reference import reference_loss
+
+# Every test of the objective runs once with each kernel (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("each_kernel")
 
 N_FEATURES, N_COMPONENTS = 7, 5
 
@@ -105,29 +106,6 @@ def test_sigmoid_matches_expit():
 
     z = np.linspace(-50, 50, 10001)
     np.testing.assert_allclose(_objective.sigmoid_(z.copy()), expit(z), rtol=1e-12, atol=1e-16)
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_tanh_by_exp_matches_numpy_tanh(dtype):
-    a = np.concatenate([np.linspace(-400, 400, 20001), [-1e-300, 0.0, 1e-300]]).astype(dtype)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # exp overflows silently to inf, then ±1
-        result = _objective._tanh_by_exp_(a.copy())
-    np.testing.assert_allclose(result, np.tanh(a), rtol=0, atol=4 * np.finfo(dtype).eps)
-    assert result[0] == -1.0 and result[20000] == 1.0
-
-
-@pytest.mark.parametrize("decoder", ["logistic", "identity"])
-def test_evaluation_agrees_with_either_tanh_form(decoder, monkeypatch):
-    X, theta = _problem(m=200)
-    args = (X, N_COMPONENTS, 0.1, 3.0, 1e-3, decoder)
-    results = []
-    for form in (lambda a: np.tanh(a, out=a), _objective._tanh_by_exp_):
-        monkeypatch.setitem(_objective._TANH_, np.dtype(np.float64), form)
-        results.append(_objective.loss_and_grad(theta, *args))
-    (loss_tanh, grad_tanh), (loss_exp, grad_exp) = results
-    assert loss_exp == pytest.approx(loss_tanh, rel=1e-13)
-    np.testing.assert_allclose(grad_exp, grad_tanh, rtol=1e-10, atol=1e-14)
 
 
 def test_pack_and_unpack_are_inverse():
