@@ -1,9 +1,12 @@
 """Fit time of skl-sparse-ae against its peers, side by side, in one run.
 
 Usage: python benchmarks/bench_fit.py [--case ufldl|large|all] [--repeat K] [--quick]
+                                      [--baseline DIR]
 
 Same data, same initial weights (UFLDL init, r = sqrt(6)/sqrt(n+h+1)) and the same
-number of L-BFGS iterations for: skl-sparse-ae; a straightforward NumPy port of the
+number of L-BFGS iterations for: skl-sparse-ae with each of its kernels (numba, when
+importable, and NumPy), and, with --baseline, the skl-sparse-ae of another checkout
+(e.g. `git worktree add /tmp/main main`); a straightforward NumPy port of the
 UFLDL sparseAutoencoderCost driven by scipy's L-BFGS-B; PyTorch's torch.optim.LBFGS
 on the same objective (skipped if torch is missing); scikit-learn's MLPRegressor
 fitted X -> X (no sparsity term, identity output: another objective); and the floor,
@@ -20,6 +23,8 @@ all J are comparable.
 
 import argparse
 import json
+import os
+import platform
 import resource
 import subprocess
 import sys
@@ -57,7 +62,8 @@ CASES = {
     "ufldl": Case(8, 10_000, 25, 0.01, 3.0, 1e-4, 400, ("float64", "float32"), 10_000, 20),
     "large": Case(28, 60_000, 196, 0.1, 3.0, 3e-3, 10, ("float32",), 10_000, 2),
 }
-IMPLEMENTATIONS = ("skl-sparse-ae", "NumPy port", "PyTorch LBFGS", "MLPRegressor", "floor")
+OURS = "skl-sparse-ae"
+PEERS = ("NumPy port", "PyTorch LBFGS", "MLPRegressor", "floor")
 TORCH_THREADS = 2
 LBFGS_HISTORY = 10  # scipy's default m
 
@@ -344,7 +350,8 @@ def run_row(spec):
     case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
     X = np.load(spec["data"])
     theta0 = np.load(spec["theta0"])
-    fit = FITS[spec["implementation"]]
+    implementation = spec["implementation"]
+    fit = FITS[OURS if implementation.startswith(OURS) else implementation]
     fit(X[:500], theta0, case, 2)  # imports, thread pools, first-call costs
     best, result = np.inf, None
     with PeakMemory() as peak:
@@ -355,12 +362,30 @@ def run_row(spec):
     theta = result.pop("theta")
     if theta is not None:
         np.save(spec["theta_out"], theta)
+    if implementation.startswith(OURS):
+        result["kernel"] = kernel_in_use()
     return dict(result, seconds=best, peak_mib=peak.growth_mib, peak_exact=peak.exact)
 
 
-def spawn_row(spec):
+def kernel_in_use():
+    """The kernel the fits of this process ran with, and where the package came from."""
+    import skl_sparse_ae
+
+    try:
+        from skl_sparse_ae._kernels import default_kernel
+    except ImportError:  # a checkout from before the kernels
+        name = "numpy"
+    else:
+        name = default_kernel().name
+    return f"{name} kernel of {Path(skl_sparse_ae.__file__).parent.parent}"
+
+
+def spawn_row(spec, env=None):
     out = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)], capture_output=True, text=True
+        [sys.executable, __file__, "--child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
     )
     if out.returncode:
         lines = out.stderr.strip().splitlines() or ["no output"]
@@ -371,17 +396,19 @@ def spawn_row(spec):
 # --- the parent: data, checks, table, ratios ---------------------------------------------
 
 
-def check_start(X64, Xs, theta0, case, have_torch):
+def check_start(X64, Xs, theta0, case, have_torch, kernels):
     """Every implementation's J (and gradient) at theta0 against the float64 port."""
+    from skl_sparse_ae._kernels import kernel_named  # not in a --baseline checkout's children
+
     J_ref, g_ref = sparse_autoencoder_cost(theta0, X64, case.h, case.rho, case.beta, case.lam)
     for dtype, X in Xs.items():
         tol_g = 1e-9 if dtype == "float64" else 1e-3
+        args = (theta0, X, case.h, case.rho, case.beta, case.lam)
         candidates = {
-            "skl-sparse-ae": _objective.loss_and_grad(
-                theta0, X, case.h, case.rho, case.beta, case.lam
-            ),
-            "NumPy port": sparse_autoencoder_cost(theta0, X, case.h, case.rho, case.beta, case.lam),
+            f"{OURS} {kernel}": _objective.loss_and_grad(*args, kernel=kernel_named(kernel))
+            for kernel in kernels
         }
+        candidates["NumPy port"] = sparse_autoencoder_cost(*args)
         if have_torch:
             candidates["PyTorch LBFGS"] = torch_loss_and_grad(theta0, X, case)
         for name, (J, g) in candidates.items():
@@ -420,7 +447,8 @@ def run_case(name, args, have_torch):
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         X64, Xs, theta0 = prepare(case, args.quick, folder)
-        J0 = check_start(X64, Xs, theta0, case, have_torch)
+        kernels = ["numba", "numpy"] if args.numba else ["numpy"]
+        J0 = check_start(X64, Xs, theta0, case, have_torch, kernels)
         m, n = X64.shape
         print(
             f"\n== {name}: {m} x {n} patches, h={case.h}, rho={case.rho}, beta={case.beta}, "
@@ -429,9 +457,7 @@ def run_case(name, args, have_torch):
         )
         rows = {}
         for dtype in case.dtypes:
-            for impl in IMPLEMENTATIONS:
-                if impl == "PyTorch LBFGS" and not have_torch:
-                    continue
+            for impl, env in implementations(args, have_torch):
                 spec = dict(
                     implementation=impl,
                     case=asdict(case),
@@ -441,11 +467,26 @@ def run_case(name, args, have_torch):
                     n_iter=n_iter,
                     repeat=args.repeat,
                 )
-                row = spawn_row(spec)
+                row = spawn_row(spec, env)
                 if "failed" not in row and Path(spec["theta_out"]).exists():
                     row["J"] = final_J(folder / "theta_out.npy", X64, case)
                 rows[(impl, dtype)] = row
         print_table(rows, n_iter)
+    return rows
+
+
+def implementations(args, have_torch):
+    """(row label, environment of its process) of every row, in table order."""
+    kernel = "SKL_SPARSE_AE_KERNEL"
+    rows = [(f"{OURS} numba", {kernel: "numba"})] if args.numba else []
+    rows.append((f"{OURS} numpy", {kernel: "numpy"}))
+    if args.baseline:
+        # The baseline checkout first on the path: its package, its kernel.
+        path = os.pathsep.join(filter(None, [args.baseline, os.environ.get("PYTHONPATH")]))
+        rows.append((f"{OURS} baseline", {kernel: "numpy", "PYTHONPATH": path}))
+    for peer in PEERS:
+        if peer != "PyTorch LBFGS" or have_torch:
+            rows.append((peer, {}))
     return rows
 
 
@@ -458,7 +499,7 @@ def final_J(path, X64, case):
 
 def print_table(rows, n_iter):
     print(
-        f"{'implementation':<24} {'time (s)':>9} {'ms/iter':>9} {'ms/eval':>9} {'iters':>6} "
+        f"{'implementation':<32} {'time (s)':>9} {'ms/iter':>9} {'ms/eval':>9} {'iters':>6} "
         f"{'evals':>6} {'final J':>10} {'peak +MiB':>10}"
     )
     notes = []
@@ -466,14 +507,14 @@ def print_table(rows, n_iter):
     for (impl, dtype), row in rows.items():
         label = f"{impl} {dtype}"
         if "failed" in row:
-            print(f"{label:<24} failed: {row['failed']}")
+            print(f"{label:<32} failed: {row['failed']}")
             continue
         evals = "-" if row["evals"] is None else str(row["evals"])
         per_eval = "-" if row["evals"] is None else f"{1e3 * row['seconds'] / row['evals']:.2f}"
         J = f"{row['J']:10.6f}" if "J" in row else f"{'' if impl == 'floor' else 'n/a':>10}"
         peak = ("" if row["peak_exact"] else ">=") + f"{row['peak_mib']:.1f}"
         print(
-            f"{label:<24} {row['seconds']:9.2f} {1e3 * row['seconds'] / max(row['iters'], 1):9.2f} "
+            f"{label:<32} {row['seconds']:9.2f} {1e3 * row['seconds'] / max(row['iters'], 1):9.2f} "
             f"{per_eval:>9} {row['iters']:6d} {evals:>6} {J} {peak:>10}"
         )
         if row["iters"] != n_iter:
@@ -483,6 +524,8 @@ def print_table(rows, n_iter):
             notes.append(f"{label}: reports J = {own:.8g}, its weights give {row['J']:.8g}")
         if row.get("note"):
             notes.append(f"{label}: {row['note']}")
+        if row.get("kernel"):
+            notes.append(f"{label}: ran the {row['kernel']}")
     for note in notes:
         print(f"  note - {note}")
 
@@ -505,21 +548,64 @@ def ratio_line(label, ours, theirs):
 def print_ratios(results):
     print("\n== ratios: skl-sparse-ae / the other, same dtype (below 1: skl-sparse-ae is faster)")
     for name, rows in results.items():
+        labels = list(dict.fromkeys(label for label, _ in rows))
+        ours_labels = [label for label in labels if label.startswith(OURS)]
         for dtype in CASES[name].dtypes:
-            ours = rows.get(("skl-sparse-ae", dtype))
-            for other in IMPLEMENTATIONS[1:]:
-                print(ratio_line(f"{name} {dtype} vs {other}", ours, rows.get((other, dtype))))
-            theirs = rows.get(("PyTorch LBFGS", dtype))
-            if ours and theirs and "J" in ours and "J" in theirs:
-                diff = (ours["J"] - theirs["J"]) / theirs["J"]
-                print(f"{name} {dtype} final J, skl-sparse-ae vs PyTorch: {diff:+.3%}")
+            for label in ours_labels:
+                ours = rows.get((label, dtype))
+                # Each of our rows against the peers and the rows of ours below it.
+                for other in labels[labels.index(label) + 1 :]:
+                    line = f"{name} {dtype} {label.removeprefix(OURS).strip()} vs {other}"
+                    print(ratio_line(line, ours, rows.get((other, dtype))))
+                theirs = rows.get(("PyTorch LBFGS", dtype))
+                if ours and theirs and "J" in ours and "J" in theirs:
+                    diff = (ours["J"] - theirs["J"]) / theirs["J"]
+                    print(f"{name} {dtype} final J, {label} vs PyTorch: {diff:+.3%}")
 
 
-def torch_importable():
+def machine_line():
+    """The CPU, its SIMD level, and what NumPy and numba make of it."""
+    model = platform.processor() or platform.machine()
     try:
-        import torch  # noqa: F401
+        with open("/proc/cpuinfo") as cpuinfo:
+            model = next(line.split(":", 1)[1].strip() for line in cpuinfo if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # NumPy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__
+    simd = next(
+        (
+            level
+            for level in ("AVX512_SKX", "AVX2", "SSE42", "ASIMD")
+            if __cpu_features__.get(level)
+        ),
+        "baseline",
+    )
+    text = f"CPU: {model}, {os.cpu_count()} logical cores, SIMD: {simd}"
+    try:
+        from numpy.lib.introspect import opt_func_info
+
+        target = opt_func_info(func_name="^tanh$")["tanh"]["dd"]["current"]
+        text += f", NumPy float64 tanh: {target}"
+    except (ImportError, KeyError):
+        pass
+    try:
+        import llvmlite.binding
+
+        text += f", numba/LLVM target: {llvmlite.binding.get_host_cpu_name()}"
+    except ImportError:
+        pass
+    return text
+
+
+def importable(module, rows):
+    """Whether ``module`` imports; if not, says which rows are skipped."""
+    try:
+        __import__(module)
     except Exception as error:  # a broken install counts as missing, too
-        print(f"note: torch is not importable ({error}): the PyTorch rows are skipped")
+        print(f"note: {module} is not importable ({error}): {rows} are skipped")
         return False
     return True
 
@@ -529,12 +615,21 @@ def main():
     parser.add_argument("--case", choices=[*CASES, "all"], default="all")
     parser.add_argument("--repeat", type=int, default=1, help="best of K fits per row")
     parser.add_argument("--quick", action="store_true", help="fewer iterations: a smoke run")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="also time the skl-sparse-ae of this checkout (its NumPy kernel), e.g. main's",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_row(json.loads(args.child))))
         return
-    have_torch = torch_importable()
+    if args.baseline and not (Path(args.baseline) / "skl_sparse_ae" / "__init__.py").exists():
+        parser.error(f"--baseline {args.baseline}: no skl_sparse_ae package in it")
+    print(machine_line())
+    args.numba = importable("numba", "the numba kernel's rows")
+    have_torch = importable("torch", "the PyTorch rows")
     results = {}
     for name in CASES if args.case == "all" else [args.case]:
         results[name] = run_case(name, args, have_torch)

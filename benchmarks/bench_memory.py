@@ -1,12 +1,14 @@
 """Peak memory of a fit beyond X: 400 000 x 64 float32 (98 MiB), 3 L-BFGS iterations.
 
 Usage: python benchmarks/bench_memory.py [--n-components 25 64 ...] [--n-samples M]
+                                         [--kernel numba numpy]
 
 Each measurement runs in a fresh subprocess that builds X block by block in place
 (no temporary as large as X, so building it leaves the high-water mark at X),
 records its resident memory, fits SparseAutoencoder(n_components=h, max_iter=3,
 tol=0) and reads getrusage's ru_maxrss again. The growth is reported relative to
-X's size; the target is at most 0.75.
+X's size; the target is at most 0.75. Each kernel (numba when importable, and
+NumPy) is measured in processes of its own (SKL_SPARSE_AE_KERNEL).
 
 ru_maxrss is a high-water mark that a child also inherits from its parent's memory
 at exec, so the growth is max_rss_after - rss_baseline only when the fit raised the
@@ -14,7 +16,9 @@ mark; VmHWM (Linux, reset at the baseline) is printed as a cross-check.
 """
 
 import argparse
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -70,12 +74,13 @@ CHILD = textwrap.dedent(
 )
 
 
-def measure(h, n_samples):
+def measure(h, n_samples, kernel):
     out = subprocess.run(
         [sys.executable, "-c", CHILD, str(h), str(n_samples)],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "SKL_SPARSE_AE_KERNEL": kernel},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -84,14 +89,18 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-components", type=int, nargs="+", default=[25, 64])
     parser.add_argument("--n-samples", type=int, default=400_000)
+    numba = importlib.util.find_spec("numba") is not None
+    parser.add_argument(
+        "--kernel", nargs="+", choices=["numba", "numpy"], default=["numba", "numpy"][not numba :]
+    )
     args = parser.parse_args()
     mib = 2**20
     print(
-        f"{'n_components':>12} {'X (MiB)':>8} {'peak growth (MiB)':>18} {'/ X':>6} "
+        f"{'kernel':>6} {'n_components':>12} {'X (MiB)':>8} {'peak growth (MiB)':>18} {'/ X':>6} "
         f"{'VmHWM check':>12}  target <= {TARGET}"
     )
-    for h in args.n_components:
-        r = measure(h, args.n_samples)
+    for kernel, h in ((kernel, h) for kernel in args.kernel for h in args.n_components):
+        r = measure(h, args.n_samples, kernel)
         if r["raised"]:
             growth, ratio = f"{r['growth'] / mib:.1f}", f"{r['growth'] / r['nbytes']:.2f}"
             verdict = "ok" if r["growth"] <= TARGET * r["nbytes"] else "OVER"
@@ -99,7 +108,8 @@ def main():
             growth, ratio = f"<={r['hidden'] / mib:.1f}", f"<={r['hidden'] / r['nbytes']:.2f}"
             verdict = "ok" if r["hidden"] <= TARGET * r["nbytes"] else "unknown"
         check = "n/a" if r["hwm_growth"] is None else f"{r['hwm_growth'] / mib:.1f}"
-        print(f"{h:12d} {r['nbytes'] / mib:8.0f} {growth:>18} {ratio:>6} {check:>12}  {verdict}")
+        size = r["nbytes"] / mib
+        print(f"{kernel:>6} {h:12d} {size:8.0f} {growth:>18} {ratio:>6} {check:>12}  {verdict}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from . import _kernels
 from ._autoencoder import SparseAutoencoder
 from .datasets import load_natural_image_patches
 from .plotting import tile_filters
@@ -61,12 +62,14 @@ def demo(out=".", n_patches=10000, max_iter=DEMO_SETTINGS["max_iter"], random_st
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(X)
     elapsed = time.perf_counter() - start
+    kernel = _kernels.default_kernel().name
     stop = "max_iter reached" if model.n_iter_ >= max_iter else "converged"
     path = out / "filters.png"
     _save_png(tile_filters(model.components_), path, zoom=8)
     dead = int(_dead_units(model).sum())
     print(
-        f"Done in {elapsed:.1f}s: {model.n_iter_} iterations ({stop}), loss J = {model.loss_:.6f}, "
+        f"Done in {elapsed:.1f}s ({kernel} kernel): {model.n_iter_} iterations ({stop}), "
+        f"loss J = {model.loss_:.6f}, "
         f"mean activation {model.mean_activation_.mean():.4f} (rho = {model.rho}), "
         f"{dead} of {model.n_components} units dead; filters written to {path}",
         flush=True,

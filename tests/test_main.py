@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from skl_sparse_ae import _kernels
 from skl_sparse_ae.__main__ import _dead_units, demo, main
 
 pytest.importorskip("skimage", reason="the demo's photographs are scikit-image's")
@@ -18,7 +19,9 @@ def test_demo_writes_filters_and_summary(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "[SparseAutoencoder] Iteration 5, loss" in out
     summary = out.strip().splitlines()[-1]
-    assert summary.startswith("Done in") and "5 iterations" in summary and "rho = 0.01" in summary
+    kernel = _kernels.default_kernel().name
+    assert re.match(rf"Done in [\d.]+s \({kernel} kernel\): 5 iterations", summary)
+    assert "rho = 0.01" in summary
     assert re.search(r", \d+ of 25 units dead; filters written to", summary)
     image = Image.open(tmp_path / "filters.png")
     # 25 filters of 8x8 in a 5x5 grid with 1-pixel borders, zoomed 8 times.
