@@ -130,62 +130,67 @@ def _tanh_array(a, out):
         out[i] = _tanh(a[i])
 
 
+# The loops that write a float32 result accumulate nothing in float64 (a
+# float64 accumulator would halve their vector width): rows of the output
+# are summed in the dtype and added in float64, or summed by a second loop.
+
+
 @njit(**_JIT_OPTIONS)
-def _encode(T, b1_half, t_sum):
-    h, c = T.shape
-    for j in range(h):
-        b = b1_half[j]
+def _sum_rows(A, out):
+    """out += the sums of the rows of A, in float64."""
+    for j in range(A.shape[0]):
+        row = A[j]
         total = 0.0
-        for i in range(c):
-            t = _tanh(T[j, i] + b)
-            T[j, i] = t
-            total += t
-        t_sum[j] += total
+        for i in range(row.size):
+            total += row[i]
+        out[j] += total
+
+
+@njit(**_JIT_OPTIONS)
+def _encode(T, b1_half):
+    for j in range(T.shape[0]):
+        row, b = T[j], b1_half[j]
+        for i in range(row.size):
+            row[i] = _tanh(row[i] + b)
 
 
 @njit(**_JIT_OPTIONS)
 def _logistic_output_delta(d3, Xc):
-    c, n = d3.shape
     one = d3.dtype.type(1)
     total = 0.0
-    for i in range(c):
-        row = 0.0
-        for k in range(n):
-            t = _tanh(d3[i, k])
-            s = t + one - Xc[i, k] - Xc[i, k]  # 2(X̂ − X)
-            row += s * s
-            d3[i, k] = s * (one - t * t)  # δ3′
-        total += row
+    for i in range(d3.shape[0]):
+        row, x = d3[i], Xc[i]
+        sq = d3.dtype.type(0)
+        for k in range(row.size):
+            t = _tanh(row[k])
+            s = t + one - x[k] - x[k]  # 2(X̂ − X)
+            sq += s * s
+            row[k] = s * (one - t * t)  # δ3′
+        total += sq
     return total
 
 
 @njit(**_JIT_OPTIONS)
 def _identity_output_delta(d3, Xc):
-    c, n = d3.shape
     total = 0.0
-    for i in range(c):
-        row = 0.0
-        for k in range(n):
-            d = d3[i, k] - Xc[i, k]  # X̂ − X
-            row += d * d
-            d3[i, k] = d
-        total += row
+    for i in range(d3.shape[0]):
+        row, x = d3[i], Xc[i]
+        sq = d3.dtype.type(0)
+        for k in range(row.size):
+            d = row[k] - x[k]  # X̂ − X
+            sq += d * d
+            row[k] = d
+        total += sq
     return total
 
 
 @njit(**_JIT_OPTIONS)
-def _hidden_delta(d2, T, coef, gb1):
-    h, c = d2.shape
+def _hidden_delta(d2, T, coef):
     one = d2.dtype.type(1)
-    for j in range(h):
-        cj = coef[j]
-        total = 0.0
-        for i in range(c):
-            t = T[j, i]
-            d = (d2[j, i] + cj) * (one - t * t)  # δ2′
-            d2[j, i] = d
-            total += d
-        gb1[j] += total
+    for j in range(d2.shape[0]):
+        row, t, cj = d2[j], T[j], coef[j]
+        for i in range(row.size):
+            row[i] = (row[i] + cj) * (one - t[i] * t[i])  # δ2′
 
 
 class NumbaKernel:
@@ -195,7 +200,9 @@ class NumbaKernel:
     name = "numba"
 
     def encode_(self, T, b1_half, t_sum):
-        _encode(T, b1_half, np.empty(T.shape[0]) if t_sum is None else t_sum)
+        _encode(T, b1_half)
+        if t_sum is not None:
+            _sum_rows(T, t_sum)
 
     def output_delta_(self, d3, Xc, logistic, scratch):
         Xc = np.ascontiguousarray(Xc)
@@ -206,4 +213,5 @@ class NumbaKernel:
     def hidden_delta_(self, d2, T, coef, gb1, scratch):
         if coef is None:
             coef = np.zeros(d2.shape[0], dtype=d2.dtype)
-        _hidden_delta(d2, T, coef, gb1)
+        _hidden_delta(d2, T, coef)
+        _sum_rows(d2, gb1)
