@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backends, _dask
+from ._objective_array_api import chunk_mib
 from ._parallel import contiguous_runs, map_in_threads, n_threads
 from ._utils import VersionedPickleMixin, restore_state_on_error
 
@@ -63,13 +64,17 @@ def _moments(X):
 def _moments_on_device(X, backend):
     """:func:`_moments` for an array of another Array API namespace, in it
     and on its device: the same two passes over chunks of rows (sized by
-    ``working_memory``), accumulated in ``backend.sum_dtype`` (float64 where
-    the device has it)."""
+    :func:`~skl_sparse_ae._objective_array_api.chunk_mib`), accumulated in
+    ``backend.sum_dtype`` (float64 where the device has it)."""
     xp, dtype = backend.xp, backend.sum_dtype
     m, n = X.shape
     mean = xp.sum(X, axis=0, dtype=dtype) / m
     scatter = xp.zeros((n, n), dtype=dtype, device=backend.device)
-    rows = get_chunk_n_rows(row_bytes=3 * xp.finfo(dtype).bits // 8 * n, max_n_rows=m)
+    rows = get_chunk_n_rows(
+        row_bytes=3 * xp.finfo(dtype).bits // 8 * n,
+        max_n_rows=m,
+        working_memory=chunk_mib(X, xp),
+    )
     for batch in gen_batches(m, rows):
         centred = xp.astype(X[batch, ...], dtype) - mean
         scatter += centred.T @ centred
