@@ -2,11 +2,11 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import math
 import warnings
 from functools import partial
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -19,10 +19,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _dask, _objective, _solvers
+from . import _backends, _dask, _objective, _solvers
 from ._utils import VersionedPickleMixin, outside_unit_interval, restore_state_on_error
-
-_FLOAT_DTYPES = (np.float64, np.float32)
 
 
 class SparseAutoencoder(
@@ -189,6 +187,14 @@ class SparseAutoencoder(
     The computation runs in the dtype of ``X``: float32 input gives float32
     weights and outputs, at about twice the speed of float64.
 
+    With ``sklearn.set_config(array_api_dispatch=True)`` (and the environment
+    variable ``SCIPY_ARRAY_API=1``), arrays of other Array API libraries, such
+    as PyTorch tensors on a GPU, are trained on and encoded in their own
+    namespace and on their device, and the fitted attributes are arrays of
+    that namespace and device. L-BFGS keeps its parameter vector on the host
+    and moves the weights and the gradient once per evaluation; Adam runs
+    entirely on the device. See :ref:`array_api` in the user guide.
+
     References
     ----------
     A. Ng, "Sparse autoencoder", CS294A lecture notes, Stanford University.
@@ -290,15 +296,19 @@ class SparseAutoencoder(
             (the weights or the loss stop being finite). The estimator is then
             left exactly as it was before the call.
         """
-        X = self._validate_training_data(X, reset=True)
+        X, backend = self._validate_training_data(X, reset=True)
         rng = check_random_state(self.random_state)
         continuing = self.warm_start and self._has_weights_for(X)
-        params0 = self._params(X.dtype) if continuing else self._random_params(X, rng)
+        if continuing:
+            self._backend_for(X, "fit")  # the weights to continue from are like X
+            params0 = self._params(X.dtype, backend)
+        else:
+            params0 = self._random_params(X, rng, backend)
         if self.solver == "lbfgs":
             result = _solvers.lbfgs(
                 X,
                 params0,
-                evaluate=_dask.evaluate if _dask.is_dask_array(X) else _objective.evaluate,
+                backend=backend,
                 rho=self.rho,
                 beta=self.beta,
                 lam=self.lam,
@@ -313,11 +323,11 @@ class SparseAutoencoder(
             vars(self).pop("_adam_state", None)
         else:
             if not (continuing and hasattr(self, "_adam_state")):
-                self._adam_state = _solvers.AdamState.start(params0).to_dict()
+                self._adam_state = _solvers.AdamState.start(params0, backend).to_dict()
                 self.loss_curve_ = []
             self._shuffle_rng = rng
-            result = self._run_adam(X, max_epochs=self.max_iter)
-        self._store(result, X)
+            result = self._run_adam(X, backend, max_epochs=self.max_iter)
+        self._store(result, X, backend)
         if result.hit_max_iter:
             warnings.warn(
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} "
@@ -377,23 +387,25 @@ class SparseAutoencoder(
                 f"{self.n_components} since the model was last trained; call fit to "
                 "train a model of the new size from scratch."
             )
-        X = self._validate_training_data(X, reset=not fitted)
+        if fitted:
+            self._backend_for(X, "partial_fit")  # the weights to continue from are like X
+        X, backend = self._validate_training_data(X, reset=not fitted)
         if not hasattr(self, "_adam_state"):
             self._shuffle_rng = check_random_state(self.random_state)
             if fitted:  # by an earlier fit with another solver: go on from there
-                params0 = self._params(X.dtype)
+                params0 = self._params(X.dtype, backend)
             else:
-                params0 = self._random_params(X, self._shuffle_rng)
-            self._adam_state = _solvers.AdamState.start(params0).to_dict()
+                params0 = self._random_params(X, self._shuffle_rng, backend)
+            self._adam_state = _solvers.AdamState.start(params0, backend).to_dict()
             self.loss_curve_ = []
             self.n_iter_ = 0
         n_iter = self.n_iter_ + 1
-        result = self._run_adam(X, max_epochs=1)
+        result = self._run_adam(X, backend, max_epochs=1)
         result.n_iter = n_iter
-        self._store(result, X)
+        self._store(result, X, backend)
         return self
 
-    def _run_adam(self, X, max_epochs):
+    def _run_adam(self, X, backend, max_epochs):
         batch_size = min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
         # The solver updates the state and the loss curve in place: it works on
         # copies so that a call that fails leaves the previous ones intact.
@@ -417,13 +429,17 @@ class SparseAutoencoder(
             verbose=self.verbose,
             name=type(self).__name__,
             loss_curve=list(self.loss_curve_),
+            backend=backend,
         )
         self._adam_state = state.to_dict()
         return result
 
     def _validate_training_data(self, X, reset):
-        """X validated for training: a float NumPy array in C order, or a Dask
-        array of float blocks (``solver="lbfgs"`` only)."""
+        """X validated for training, and its backend (see
+        :mod:`skl_sparse_ae._backends`): a float NumPy array in C order, a
+        Dask array of float blocks (``solver="lbfgs"`` only), or a float
+        array of another Array API namespace under ``array_api_dispatch``."""
+        backend = _backends.for_input(X)
         if _dask.is_dask_array(X):
             if self.solver != "lbfgs":
                 raise ValueError(
@@ -433,9 +449,10 @@ class SparseAutoencoder(
             X = _dask.validate_blocks(self, X, reset=True)
             X, out_of_range = _dask.validate_training_data(X, self.decoder_activation)
         else:
-            X = validate_data(self, X, dtype=_FLOAT_DTYPES, order="C", reset=reset)
+            X = validate_data(self, X, dtype=backend.float_dtypes, order="C", reset=reset)
+            xp = backend.xp
             out_of_range = self.decoder_activation == "logistic" and outside_unit_interval(
-                X.min(), X.max(), X.dtype
+                float(xp.min(X)), float(xp.max(X)), backend.numpy_dtype(X)
             )
         if out_of_range:
             warnings.warn(
@@ -446,7 +463,7 @@ class SparseAutoencoder(
                 # here ← fit or partial_fit ← two decorators ← the caller
                 stacklevel=5,
             )
-        return X
+        return X, backend
 
     def _has_weights_for(self, X):
         return hasattr(self, "components_") and self.components_.shape == (
@@ -454,31 +471,36 @@ class SparseAutoencoder(
             X.shape[1],
         )
 
-    def _random_params(self, X, rng):
-        """The UFLDL random initialisation."""
-        return _objective.initial_params(X.shape[1], self.n_components, rng, X.dtype)
+    def _random_params(self, X, rng, backend):
+        """The UFLDL random initialisation, drawn on the host (the same
+        weights in every namespace), in the dtype of X."""
+        params = _objective.initial_params(
+            X.shape[1], self.n_components, rng, backend.numpy_dtype(X)
+        )
+        return backend.params_from_host(params)
 
-    def _params(self, dtype):
-        """The fitted weights as :class:`_objective.Params` of ``dtype``."""
+    def _params(self, dtype, backend=_backends.NUMPY):
+        """The fitted weights as :class:`_objective.Params` of ``dtype``
+        (arrays of ``backend``, where the fitted attributes are)."""
+        xp = backend.xp
         return _objective.Params(
-            W1=self.components_.astype(dtype, copy=False),
-            W2T=self.decoder_components_.astype(dtype, copy=False),
-            b1=self.intercept_hidden_.astype(dtype, copy=False),
-            b2=self.intercept_visible_.astype(dtype, copy=False),
+            W1=xp.astype(self.components_, dtype, copy=False),
+            W2T=xp.astype(self.decoder_components_, dtype, copy=False),
+            b1=xp.astype(self.intercept_hidden_, dtype, copy=False),
+            b2=xp.astype(self.intercept_visible_, dtype, copy=False),
         )
 
-    def _store(self, result, X):
+    def _store(self, result, X, backend):
         """Keep the solver's weights, with J and ρ̂ computed exactly on X.
 
         Raises rather than store weights that are not finite.
         """
         params = result.params
-        evaluate = _dask.evaluate if _dask.is_dask_array(X) else _objective.evaluate
         if result.rho_hat is not None:
             loss, rho_hat = result.loss, result.rho_hat
         else:
-            loss, _, rho_hat = evaluate(
-                _objective.pack(params),
+            loss, _, rho_hat = backend.evaluate(
+                backend.pack(params),
                 X,
                 self.n_components,
                 self.rho,
@@ -486,7 +508,10 @@ class SparseAutoencoder(
                 self.lam,
                 self.decoder_activation,
             )
-        if not (np.isfinite(loss) and all(np.isfinite(b).all() for b in vars(params).values())):
+        loss = float(loss)
+        xp = backend.xp
+        finite = all(bool(xp.all(xp.isfinite(b))) for b in vars(params).values())
+        if not (math.isfinite(loss) and finite):
             raise ValueError(
                 f"{type(self).__name__} training diverged: the weights or the loss are "
                 "not finite. Scale X (e.g. into [0, 1] or to unit variance), use float64, "
@@ -499,7 +524,7 @@ class SparseAutoencoder(
         self.loss_ = loss
         self.loss_curve_ = result.loss_curve
         self.n_iter_ = result.n_iter
-        self.mean_activation_ = rho_hat.astype(X.dtype)
+        self.mean_activation_ = backend.xp.astype(rho_hat, X.dtype)
 
     @property
     def _n_features_out(self):
@@ -525,9 +550,10 @@ class SparseAutoencoder(
             params = self._params(X.dtype)
             encode = partial(_objective.hidden_activations, W1=params.W1, b1=params.b1)
             return _dask.map_rows(encode, X, self._n_features_out)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        params = self._params(X.dtype)
-        return _objective.hidden_activations(X, params.W1, params.b1)
+        backend = self._backend_for(X, "transform")
+        X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
+        params = self._params(X.dtype, backend)
+        return backend.hidden_activations(X, params.W1, params.b1)
 
     def inverse_transform(self, X):
         """Decode hidden activations into the input space, X̂ = g(A2 W2ᵀ + b2).
@@ -553,15 +579,16 @@ class SparseAutoencoder(
                 decoder=self.decoder_activation,
             )
             return _dask.map_rows(decode, codes, self.n_features_in_)
-        codes = check_array(X, dtype=_FLOAT_DTYPES, estimator=self, input_name="X")
+        backend = self._backend_for(X, "inverse_transform")
+        codes = check_array(X, dtype=backend.float_dtypes, estimator=self, input_name="X")
         if codes.shape[1] != self._n_features_out:
             raise ValueError(
                 f"X has {codes.shape[1]} features, but {type(self).__name__}."
                 f"inverse_transform is expecting {self._n_features_out} "
                 "features (one per hidden unit) as input."
             )
-        params = self._params(codes.dtype)
-        return _objective.reconstruct(codes, params.W2T, params.b2, self.decoder_activation)
+        params = self._params(codes.dtype, backend)
+        return backend.reconstruct(codes, params.W2T, params.b2, self.decoder_activation)
 
     def score_samples(self, X):
         """Negative half squared reconstruction error of each sample.
@@ -577,9 +604,12 @@ class SparseAutoencoder(
             −½‖X̂ − X‖² per row: higher is better.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        errors = _objective.squared_error_rows(X, self._params(X.dtype), self.decoder_activation)
-        return np.negative(errors, out=errors)
+        backend = self._backend_for(X, "score_samples")
+        X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
+        errors = backend.squared_error_rows(
+            X, self._params(X.dtype, backend), self.decoder_activation
+        )
+        return -errors
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`: −½ mean squared reconstruction error.
@@ -601,9 +631,14 @@ class SparseAutoencoder(
         score : float
             Mean of −½‖X̂ − X‖² over the rows of X.
         """
-        return float(np.mean(self.score_samples(X)))
+        scores = self.score_samples(X)
+        return float(_backends.for_input(scores).xp.mean(scores))
+
+    def _backend_for(self, X, method):
+        return _backends.for_fitted(self, X, attribute="components_", method=method)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
         return tags

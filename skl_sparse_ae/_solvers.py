@@ -2,7 +2,9 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import contextlib
 import copy
+import math
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -10,13 +12,8 @@ import numpy as np
 from scipy.optimize import minimize
 from sklearn.utils import gen_batches
 
-from ._objective import (
-    Params,
-    evaluate,
-    mean_activation,
-    pack,
-    unpack,
-)
+from ._backends import NUMPY
+from ._objective import Params
 from ._parallel import single_threaded_libraries
 
 
@@ -24,13 +21,13 @@ from ._parallel import single_threaded_libraries
 class SolverResult:
     """What a solver hands back to the estimator."""
 
-    params: object  # _objective.Params in the dtype of X
+    params: object  # _objective.Params in the dtype, namespace and device of X
     loss: float  # J at ``params`` (for adam: the last epoch's mean batch loss)
     loss_curve: list = field(default_factory=list)
     n_iter: int = 0
     hit_max_iter: bool = False
     message: str = ""
-    rho_hat: np.ndarray | None = None  # ρ̂ over all of X at ``params``, when known
+    rho_hat: object = None  # ρ̂ over all of X at ``params`` (an array like X's), when known
 
 
 def _progress_printer(name, verbose):
@@ -74,14 +71,23 @@ def stalled_on_average(loss_curve, tol, n_iter_no_change):
     return before - now <= tol * max(abs(before), np.finfo(np.float64).tiny)
 
 
-def minimize_lbfgs(objective, theta0, *, max_iter, tol, n_iter_no_change, report):
+def _libraries_limited(limit_threads):
+    """:func:`single_threaded_libraries` if ``limit_threads``, else nothing."""
+    return single_threaded_libraries() if limit_threads else contextlib.nullcontext()
+
+
+def minimize_lbfgs(
+    objective, theta0, *, max_iter, tol, n_iter_no_change, report, limit_threads=True
+):
     """scipy's L-BFGS-B on ``objective(theta) -> (J, gradient)`` from ``theta0``.
 
     The driver of every full-batch fit: it stops after ``max_iter``
     iterations, when J has decreased by less than a fraction ``tol`` over the
     last ``n_iter_no_change`` iterations (:func:`stalled`), or when scipy
     finds it converged to machine precision; ``report(iteration, J)`` is
-    called after each iteration. Returns scipy's result and the loss curve.
+    called after each iteration. ``limit_threads=False`` leaves the thread
+    pools alone, for an objective that does not bring threads of its own.
+    Returns scipy's result and the loss curve.
     """
     loss_curve = []
 
@@ -94,7 +100,7 @@ def minimize_lbfgs(objective, theta0, *, max_iter, tol, n_iter_no_change, report
     # With every library pool at one thread: the objectives bring their own
     # threads (which still count the BLAS threads allowed before this limit,
     # see _parallel.n_threads), and idle BLAS threads of scipy busy-wait.
-    with single_threaded_libraries():
+    with _libraries_limited(limit_threads):
         result = minimize(
             objective,
             theta0,
@@ -119,14 +125,16 @@ def lbfgs(
     n_iter_no_change,
     verbose=0,
     name="",
-    evaluate=evaluate,
+    backend=NUMPY,
 ):
     """Full-batch L-BFGS-B (scipy) on J, starting from ``params0``.
 
     It stops after ``max_iter`` iterations, when J has decreased by less than
     a fraction ``tol`` over the last ``n_iter_no_change`` iterations, or when
-    scipy finds it converged to machine precision. ``evaluate`` computes
-    (J, gradient, ρ̂); the default walks a NumPy X in chunks. A gradient-norm test is
+    scipy finds it converged to machine precision. ``backend`` (see
+    :mod:`skl_sparse_ae._backends`) computes (J, gradient, ρ̂) on X; scipy's
+    parameter vector stays a float64 NumPy array on the host, moved to X's
+    device and its gradient back once per evaluation. A gradient-norm test is
     not used: on sparse autoencoders the gradient becomes small on plateaus
     long before the filters have formed.
     """
@@ -137,21 +145,26 @@ def lbfgs(
     def objective(theta):
         # J and ρ̂ at the returned weights come from their own evaluation:
         # L-BFGS-B returns the point it evaluated last.
-        loss, grad, rho_hat = evaluate(theta, X, n_components, rho, beta, lam, decoder)
+        loss, grad, rho_hat = backend.evaluate(
+            backend.from_host(theta), X, n_components, rho, beta, lam, decoder
+        )
+        loss = float(loss)
         last.update(theta=theta.copy(), loss=loss, rho_hat=rho_hat)
-        return loss, grad
+        return loss, backend.to_host(grad)
 
     result, loss_curve = minimize_lbfgs(
         objective,
-        pack(params0),
+        backend.to_host(backend.pack(params0)),
         max_iter=max_iter,
         tol=tol,
         n_iter_no_change=n_iter_no_change,
         report=_progress_printer(name, verbose),
+        limit_threads=backend.limit_threads,
     )
     known = np.array_equal(last.get("theta"), result.x)
+    theta = backend.from_host(result.x)
     return SolverResult(
-        params=unpack(result.x, n_features, n_components, X.dtype).copy(),
+        params=backend.copy_params(backend.unpack(theta, n_features, n_components, X.dtype)),
         loss=float(result.fun),
         loss_curve=loss_curve,
         n_iter=int(result.nit),
@@ -165,7 +178,9 @@ def lbfgs(
 class AdamState:
     """Everything a minibatch run needs to continue where it stopped."""
 
-    theta: np.ndarray  # float64 parameters
+    # Vectors of the backend's sum dtype (float64), in the namespace and on
+    # the device of X.
+    theta: np.ndarray  # parameters
     first_moment: np.ndarray
     second_moment: np.ndarray
     n_steps: int = 0
@@ -173,9 +188,11 @@ class AdamState:
     previous_theta: np.ndarray | None = None  # the parameters before the last step
 
     @classmethod
-    def start(cls, params0):
-        theta = pack(params0).copy()
-        return cls(theta, np.zeros_like(theta), np.zeros_like(theta))
+    def start(cls, params0, backend=NUMPY):
+        """A fresh state at ``params0`` (:class:`Params` of ``backend``)."""
+        xp = backend.xp
+        theta = xp.asarray(backend.pack(params0), copy=True)
+        return cls(theta, xp.zeros_like(theta), xp.zeros_like(theta))
 
     # Estimators keep the state as a plain dict of arrays and numbers, so that
     # a saved model holds no type of ours beyond the estimator (skops asks a
@@ -203,18 +220,19 @@ _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 _AUTOENCODER_BETA2 = 0.9
 
 
-def _adam_step(state, grad, learning_rate, beta2=_ADAM_BETA2):
+def _adam_step(state, grad, learning_rate, beta2=_ADAM_BETA2, xp=np):
     state.n_steps += 1
     state.first_moment *= _ADAM_BETA1
     state.first_moment += (1 - _ADAM_BETA1) * grad
     state.second_moment *= beta2
     state.second_moment += (1 - beta2) * grad * grad
     t = state.n_steps
-    step = learning_rate * np.sqrt(1 - beta2**t) / (1 - _ADAM_BETA1**t)
-    state.theta -= step * state.first_moment / (np.sqrt(state.second_moment) + _ADAM_EPSILON)
+    # A Python float: some namespaces take no NumPy scalars.
+    step = learning_rate * math.sqrt(1 - beta2**t) / (1 - _ADAM_BETA1**t)
+    state.theta -= step * state.first_moment / (xp.sqrt(state.second_moment) + _ADAM_EPSILON)
 
 
-def rho_hat_estimate(state, batch, n_components, decay):
+def rho_hat_estimate(state, batch, n_components, decay, backend=NUMPY):
     """Estimate of ρ̂ over all the data at the current weights, from one batch.
 
     ``estimate = ρ̂(batch, θ) + decay·(previous estimate − ρ̂(batch, θ_before))``,
@@ -229,24 +247,25 @@ def rho_hat_estimate(state, batch, n_components, decay):
     """
     n_features = batch.shape[1]
     h = n_components
-    current = unpack(state.theta, n_features, h, batch.dtype)
+    xp = backend.xp
+    current = backend.unpack(state.theta, n_features, h, batch.dtype)
     if state.rho_hat_average is None or decay == 0:
-        rho_batch = mean_activation(batch, current)
+        rho_batch = backend.mean_activation(batch, current)
         return rho_batch, rho_batch
-    before = unpack(state.previous_theta, n_features, h, batch.dtype)
+    before = backend.unpack(state.previous_theta, n_features, h, batch.dtype)
     # Both means in one pass over the batch: the two sets of hidden units side by side.
     both = Params(
-        W1=np.concatenate([current.W1, before.W1]),
-        W2T=np.concatenate([current.W2T, before.W2T]),
-        b1=np.concatenate([current.b1, before.b1]),
+        W1=xp.concat([current.W1, before.W1]),
+        W2T=xp.concat([current.W2T, before.W2T]),
+        b1=xp.concat([current.b1, before.b1]),
         b2=current.b2,
     )
-    both = mean_activation(batch, both)
+    both = backend.mean_activation(batch, both)
     rho_batch, rho_batch_before = both[:h], both[h:]
     estimate = rho_batch + decay * (state.rho_hat_average - rho_batch_before)
     # The correction may not more than halve the batch's own ρ̂ or 1 − ρ̂, so
     # that the KL term stays finite wherever the batch's own mean keeps it so.
-    estimate = np.clip(estimate, 0.5 * rho_batch, 1.0 - 0.5 * (1.0 - rho_batch))
+    estimate = xp.clip(estimate, min=0.5 * rho_batch, max=1.0 - 0.5 * (1.0 - rho_batch))
     return estimate, rho_batch
 
 
@@ -262,26 +281,28 @@ def minibatch_epochs(
     n_iter_no_change,
     loss_curve,
     report,
+    backend=NUMPY,
 ):
     """Epochs of minibatch steps over m rows: the loop of every Adam fit.
 
     ``step(rows)`` takes one optimiser step on the rows ``rows`` (a slice,
-    or an index array when ``shuffle``) and returns their mean loss. Each
-    epoch appends the mean batch loss to ``loss_curve`` and reports it; the
-    loop stops after ``max_epochs`` or when that curve stalls
-    (:func:`stalled_on_average`). Returns the epochs run and whether
-    ``max_epochs`` ended them.
+    or an index array of ``backend`` when ``shuffle``) and returns their mean
+    loss (a number, or a 0-d array of ``backend``: the epoch's sum then stays
+    on the device until the epoch ends). Each epoch appends the mean batch
+    loss to ``loss_curve`` and reports it; the loop stops after
+    ``max_epochs`` or when that curve stalls (:func:`stalled_on_average`).
+    Returns the epochs run and whether ``max_epochs`` ended them.
     """
     epochs = 0
     # One limit on the libraries' threads for all batches, as in minimize_lbfgs.
-    with single_threaded_libraries():
+    with _libraries_limited(backend.limit_threads):
         for _ in range(max_epochs):
-            order = random_state.permutation(m) if shuffle else None
+            order = backend.index(random_state.permutation(m)) if shuffle else None
             epoch_loss = 0.0
             for rows in gen_batches(m, batch_size):
                 epoch_loss += step(order[rows] if shuffle else rows) * (rows.stop - rows.start)
             epochs += 1
-            loss_curve.append(epoch_loss / m)
+            loss_curve.append(float(epoch_loss / m))
             report(len(loss_curve), loss_curve[-1])
             if stalled_on_average(loss_curve, tol, n_iter_no_change):
                 return epochs, False
@@ -308,6 +329,7 @@ def adam(
     verbose=0,
     name="",
     loss_curve=None,
+    backend=NUMPY,
 ):
     """Minibatch Adam on J, continuing from ``state`` (updated in place).
 
@@ -316,14 +338,17 @@ def adam(
     ρ̂'s place. Each
     epoch appends the mean batch loss to ``loss_curve``; training stops after
     ``max_epochs`` or when that curve stalls (see :func:`stalled_on_average`).
+    ``state`` and X are in the namespace and on the device of ``backend``
+    (see :mod:`skl_sparse_ae._backends`): the whole loop runs there.
     """
     m, n_features = X.shape
     loss_curve = [] if loss_curve is None else loss_curve
+    xp = backend.xp
 
     def step(rows):
-        batch = X[rows]
-        estimate, _ = rho_hat_estimate(state, batch, n_components, activation_decay)
-        loss, grad, _ = evaluate(
+        batch = backend.take_rows(X, rows)
+        estimate, _ = rho_hat_estimate(state, batch, n_components, activation_decay, backend)
+        loss, grad, _ = backend.evaluate(
             state.theta,
             batch,
             n_components,
@@ -334,8 +359,8 @@ def adam(
             rho_hat_prior=(estimate, 1.0),  # the KL term at the estimate
         )
         state.rho_hat_average = estimate
-        state.previous_theta = state.theta.copy()
-        _adam_step(state, grad, learning_rate, beta2=_AUTOENCODER_BETA2)
+        state.previous_theta = xp.asarray(state.theta, copy=True)
+        _adam_step(state, grad, learning_rate, beta2=_AUTOENCODER_BETA2, xp=xp)
         return loss
 
     epochs, hit_max_iter = minibatch_epochs(
@@ -349,9 +374,11 @@ def adam(
         n_iter_no_change=n_iter_no_change,
         loss_curve=loss_curve,
         report=_progress_printer(name, verbose),
+        backend=backend,
     )
+    params = backend.unpack(state.theta, n_features, n_components, X.dtype)
     return SolverResult(
-        params=unpack(state.theta, n_features, n_components, X.dtype).copy(),
+        params=backend.copy_params(params),
         loss=loss_curve[-1],
         loss_curve=loss_curve,
         n_iter=epochs,

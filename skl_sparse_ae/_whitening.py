@@ -20,11 +20,10 @@ from sklearn.utils._chunking import get_chunk_n_rows
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _dask
+from . import _backends, _dask
+from ._objective_array_api import chunk_mib
 from ._parallel import contiguous_runs, map_in_threads, n_threads
 from ._utils import VersionedPickleMixin, restore_state_on_error
-
-_FLOAT_DTYPES = (np.float64, np.float32)
 
 
 def _writable(X):
@@ -62,6 +61,26 @@ def _moments(X):
     return m, mean, functools.reduce(operator.add, parts)
 
 
+def _moments_on_device(X, backend):
+    """:func:`_moments` for an array of another Array API namespace, in it
+    and on its device: the same two passes over chunks of rows (sized by
+    :func:`~skl_sparse_ae._objective_array_api.chunk_mib`), accumulated in
+    ``backend.sum_dtype`` (float64 where the device has it)."""
+    xp, dtype = backend.xp, backend.sum_dtype
+    m, n = X.shape
+    mean = xp.sum(X, axis=0, dtype=dtype) / m
+    scatter = xp.zeros((n, n), dtype=dtype, device=backend.device)
+    rows = get_chunk_n_rows(
+        row_bytes=3 * xp.finfo(dtype).bits // 8 * n,
+        max_n_rows=m,
+        working_memory=chunk_mib(X, xp),
+    )
+    for batch in gen_batches(m, rows):
+        centred = xp.astype(X[batch, ...], dtype) - mean
+        scatter += centred.T @ centred
+    return m, mean, scatter
+
+
 def _scatter(X, batches, mean):
     """Σ (x − mean)(x − mean)ᵀ over the rows of ``batches``, float64."""
     scatter = np.zeros((X.shape[1], X.shape[1]), dtype=np.float64)
@@ -81,7 +100,8 @@ def _merge_moments(a, b):
     delta = mean_b - mean_a
     with np.errstate(over="ignore", invalid="ignore"):  # checked by the caller
         mean = mean_a + delta * (m_b / m)
-        scatter = scatter_a + scatter_b + np.outer(delta, delta * (m_a * m_b / m))
+        # The outer product, written so that it works in any namespace.
+        scatter = scatter_a + scatter_b + delta[:, None] * (delta * (m_a * m_b / m))
     return m, mean, scatter
 
 
@@ -97,8 +117,16 @@ def _dewhiten(Z, mean, dewhitening):
     return X
 
 
-def _too_large(dtype):
-    hint = ", or pass float64 data" if dtype == np.float32 else ""
+def _in_dtype(array, dtype, backend):
+    """A fitted array in the dtype of X: C-contiguous for NumPy (as before
+    Array API support, so that results stay bit-for-bit the same)."""
+    if backend.is_numpy:
+        return np.ascontiguousarray(array, dtype=dtype)
+    return backend.xp.astype(array, dtype)
+
+
+def _too_large(dtype, xp):
+    hint = ", or pass float64 data" if dtype == xp.float32 else ""
     return ValueError(
         f"X is too large to whiten: its covariance overflows {dtype}. "
         f"Scale X down (e.g. with StandardScaler){hint}."
@@ -130,7 +158,8 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
         overwriting the caller's data to save one copy of it. :meth:`fit`
         never modifies X nor copies it whole: it accumulates the mean and the
         covariance in float64 over chunks of rows (sized by scikit-learn's
-        ``working_memory``), whatever the dtype of X.
+        ``working_memory``), whatever the dtype of X (in float32 on a device
+        without float64).
 
     Attributes
     ----------
@@ -167,6 +196,15 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
     --------
     sklearn.decomposition.PCA : PCA, with ``whiten=True`` for PCA whitening.
     SparseAutoencoder : A feature learner often fitted on whitened data.
+
+    Notes
+    -----
+    With ``sklearn.set_config(array_api_dispatch=True)`` (and the environment
+    variable ``SCIPY_ARRAY_API=1``), arrays of other Array API libraries, such
+    as PyTorch tensors on a GPU, are whitened in their own namespace and on
+    their device (the covariance accumulated in float64 where the device has
+    it, and ``xp.linalg.eigh``), and the fitted attributes are arrays of that
+    namespace and device. See :ref:`array_api` in the user guide.
 
     References
     ----------
@@ -221,13 +259,14 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
             large that the covariance overflows the dtype of X. The estimator
             is then left exactly as it was before the call.
         """
+        backend = _backends.for_input(X)
         if _dask.is_dask_array(X):
             X = _dask.validate_blocks(self, X, reset=True)
             moments = _dask.reduce_blocks(_moments, X, _merge_moments, checked=True)
         else:
-            X = validate_data(self, X, dtype=_FLOAT_DTYPES)
-            moments = _moments(X)
-        return self._whiten_from(moments, X.dtype)
+            X = validate_data(self, X, dtype=backend.float_dtypes)
+            moments = self._moments_of(X, backend)
+        return self._whiten_from(moments, X.dtype, backend)
 
     @_fit_context(prefer_skip_nested_validation=True)
     @restore_state_on_error
@@ -253,23 +292,33 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
             Fitted estimator.
         """
         first = not hasattr(self, "n_samples_seen_")
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=first)
-        moments = _moments(X)
+        if first:
+            backend = _backends.for_input(X)
+        else:  # the moments to add to are like X
+            backend = self._backend_for(X, "partial_fit")
+        X = validate_data(self, X, dtype=backend.float_dtypes, reset=first)
+        moments = self._moments_of(X, backend)
         if not first:
             moments = _merge_moments(self._moments, moments)
-        return self._whiten_from(moments, X.dtype)
+        return self._whiten_from(moments, X.dtype, backend)
 
-    def _whiten_from(self, moments, dtype):
+    @staticmethod
+    def _moments_of(X, backend):
+        return _moments(X) if backend.is_numpy else _moments_on_device(X, backend)
+
+    def _whiten_from(self, moments, dtype, backend):
         """Set the fitted attributes from the moments of all rows seen."""
+        xp = backend.xp
         m, mean, scatter = moments
         covariance = scatter / m
-        if not (np.isfinite(covariance).all() and np.isfinite(mean).all()):
+        if not (bool(xp.all(xp.isfinite(covariance))) and bool(xp.all(xp.isfinite(mean)))):
             # scipy would only say "array must not contain infs or NaNs".
-            raise _too_large(dtype)
-        S, U = linalg.eigh(covariance)
-        S, U = S[::-1], U[:, ::-1]
-        S = np.maximum(S, 0.0)  # rounding can make null directions slightly negative
-        root = np.sqrt(S + self.epsilon)
+            raise _too_large(dtype, xp)
+        # scipy's eigh on NumPy arrays, as before Array API support.
+        S, U = (linalg.eigh if backend.is_numpy else xp.linalg.eigh)(covariance)
+        S, U = xp.flip(S, axis=0), xp.flip(U, axis=1)  # descending
+        S = xp.clip(S, min=0.0)  # rounding can make null directions slightly negative
+        root = xp.sqrt(S + self.epsilon)
         fitted = {
             "mean_": mean,
             "whitening_": (U / root) @ U.T,
@@ -278,10 +327,10 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
             "components_": U.T,
         }
         with np.errstate(over="ignore"):
-            fitted = {name: np.ascontiguousarray(v, dtype=dtype) for name, v in fitted.items()}
-        if not all(np.isfinite(v).all() for v in fitted.values()):
+            fitted = {name: _in_dtype(v, dtype, backend) for name, v in fitted.items()}
+        if not all(bool(xp.all(xp.isfinite(v))) for v in fitted.values()):
             # Finite in float64, but the variances do not fit the dtype of X.
-            raise _too_large(dtype)
+            raise _too_large(dtype, xp)
         vars(self).update(fitted)
         self.n_samples_seen_ = m
         self._moments = moments  # float64, for partial_fit
@@ -305,10 +354,13 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
             X = _dask.validate_blocks(self, X, reset=False)
             whiten = functools.partial(_whiten, mean=self.mean_, whitening=self.whitening_)
             return _dask.map_rows(whiten, X, X.shape[1])
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, copy=self.copy, reset=False)
-        X = _writable(X)
-        X -= self.mean_.astype(X.dtype, copy=False)
-        return X @ self.whitening_.astype(X.dtype, copy=False)
+        backend = self._backend_for(X, "transform")
+        X = validate_data(self, X, dtype=backend.float_dtypes, copy=self.copy, reset=False)
+        if backend.is_numpy:
+            X = _writable(X)
+        xp = backend.xp
+        X -= xp.astype(self.mean_, X.dtype, copy=False)
+        return X @ xp.astype(self.whitening_, X.dtype, copy=False)
 
     def inverse_transform(self, X):
         """Undo the whitening: ``X @ dewhitening_ + mean_``.
@@ -328,14 +380,20 @@ class ZCAWhitening(VersionedPickleMixin, OneToOneFeatureMixin, TransformerMixin,
             X = _dask.validate_blocks(self, X, reset=False)
             dewhiten = functools.partial(_dewhiten, mean=self.mean_, dewhitening=self.dewhitening_)
             return _dask.map_rows(dewhiten, X, X.shape[1])
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
+        backend = self._backend_for(X, "inverse_transform")
+        X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
+        xp = backend.xp
         return _dewhiten(
             X,
-            self.mean_.astype(X.dtype, copy=False),
-            self.dewhitening_.astype(X.dtype, copy=False),
+            xp.astype(self.mean_, X.dtype, copy=False),
+            xp.astype(self.dewhitening_, X.dtype, copy=False),
         )
+
+    def _backend_for(self, X, method):
+        return _backends.for_fitted(self, X, attribute="mean_", method=method)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
         return tags
