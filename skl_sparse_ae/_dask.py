@@ -111,24 +111,32 @@ def evaluate(
     rho_hat_prior=None,
     keep_hidden=None,
     n_workers=None,
+    kernel=None,
+    variant=_objective.UFLDL,
+    X_input=None,
 ):
     """J, its gradient and ρ̂ for a Dask array X, as :func:`_objective.evaluate`
-    (full batch only: ``rho_hat_prior``, ``keep_hidden`` and ``n_workers`` are
-    accepted for the same signature and not used).
+    (full batch only: ``rho_hat_prior``, ``keep_hidden``, ``n_workers`` and
+    ``kernel`` are accepted for the same signature and not used; the workers
+    use their own kernel). ``X_input`` (a denoising autoencoder's corrupted
+    input) is not supported on Dask arrays.
 
     Two passes over the blocks on the workers: the sums of the hidden
     activations first (ρ̂ must be known over all rows before δ2), then the
     squared error and gradient sums. The client adds the per-block sums in
     block order, so the result does not depend on scheduling.
     """
+    if X_input is not None:
+        raise NotImplementedError("A corrupted input (denoising) on Dask arrays")
     m, n = X.shape
-    params = _objective.unpack(theta, n, n_components, X.dtype)
-    hidden_sums = reduce_blocks(_objective.block_hidden_sums, X, operator.iadd, params)
+    k = variant.k
+    params = _objective.unpack(theta, n, n_components, X.dtype, tied=variant.tied)
+    hidden_sums = reduce_blocks(_objective.block_hidden_sums, X, operator.iadd, params, k)
     rho_hat, rho_hat_c = hidden_sums.means(m)
-    sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype, rho_hat_c)
-    sums = reduce_blocks(_objective.block_sums, X, operator.iadd, params, sparsity, decoder)
+    sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype, rho_hat_c, variant.penalty)
+    sums = reduce_blocks(_objective.block_sums, X, operator.iadd, params, sparsity, decoder, k)
     loss, grad = _objective.loss_and_grad_from_sums(
-        sums, m, theta, params, rho, beta, lam, rho_hat, rho_hat_c, sparsity
+        sums, m, params, rho, beta, lam, rho_hat, rho_hat_c, sparsity, variant
     )
     return loss, grad, rho_hat
 

@@ -74,37 +74,56 @@ class Params:
         return Params(*(np.array(block, copy=True) for block in vars(self).values()))
 
 
-def n_params(n_features, n_components):
+@dataclass(frozen=True)
+class Variant:
+    """What the model computes beyond the UFLDL sparse autoencoder (the defaults).
+
+    - ``penalty``: the sparsity term, "kl" (β Σⱼ KL(ρ ‖ ρ̂ⱼ)) or "l1"
+      (β Σⱼ ρ̂ⱼ = (β/m) Σ |A2|, the activations being positive; ρ is unused);
+    - ``k``: k-sparse codes: in each row only the k largest hidden activations
+      are kept and the others set to 0, in the forward pass and so in the
+      gradient, which flows through the kept units only;
+    - ``tied``: W2ᵀ = W1; the flat vector then holds W1, b1, b2 only.
+    """
+
+    penalty: str = "kl"
+    k: int | None = None
+    tied: bool = False
+
+
+UFLDL = Variant()
+
+
+def n_params(n_features, n_components, tied=False):
     """Length of the flat parameter vector."""
-    return 2 * n_components * n_features + n_components + n_features
+    return (1 if tied else 2) * n_components * n_features + n_components + n_features
 
 
-def pack(params):
-    """Flatten parameter blocks into one float64 vector."""
-    return np.concatenate(
-        [
-            params.W1.ravel(),
-            params.W2T.ravel(),
-            params.b1.ravel(),
-            params.b2.ravel(),
-        ]
-    ).astype(np.float64, copy=False)
+def pack(params, tied=False):
+    """Flatten parameter blocks into one float64 vector (``tied``: without W2ᵀ)."""
+    blocks = [params.W1, params.b1, params.b2] if tied else vars(params).values()
+    return np.concatenate([block.ravel() for block in blocks]).astype(np.float64, copy=False)
 
 
-def unpack(theta, n_features, n_components, dtype=np.float64):
+def unpack(theta, n_features, n_components, dtype=np.float64, tied=False):
     """Split a flat vector into :class:`Params` of ``dtype``.
 
-    Views of ``theta`` when the dtype matches; one cast otherwise.
+    Views of ``theta`` when the dtype matches; one cast otherwise. ``tied``:
+    the vector holds W1, b1, b2, and W2ᵀ is W1 (the same array).
     """
     theta = np.asarray(theta).astype(dtype, copy=False)
     h, n = n_components, n_features
     hn = h * n
-    return Params(
-        W1=theta[:hn].reshape(h, n),
-        W2T=theta[hn : 2 * hn].reshape(h, n),
-        b1=theta[2 * hn : 2 * hn + h],
-        b2=theta[2 * hn + h :],
-    )
+    W1 = theta[:hn].reshape(h, n)
+    W2T, rest = (W1, hn) if tied else (theta[hn : 2 * hn].reshape(h, n), 2 * hn)
+    return Params(W1=W1, W2T=W2T, b1=theta[rest : rest + h], b2=theta[rest + h :])
+
+
+def fold_tied(grad, n_features, n_components):
+    """The gradient in the tied layout from the gradient in the untied one:
+    W1 serves as both W1 and W2ᵀ, so their gradients add up."""
+    g = unpack(grad, n_features, n_components)
+    return np.concatenate([(g.W1 + g.W2T).ravel(), g.b1, g.b2])
 
 
 def initial_params(n_features, n_components, random_state, dtype=np.float64):
@@ -181,11 +200,21 @@ def chunk_rows(n_features, n_components, itemsize, n_samples):
     return max(1, min(cache_rows, memory_rows, n_samples))
 
 
-def hidden_activations(X, W1, b1, out=None):
-    """A2 = f(X W1ᵀ + b1), written into ``out`` if given."""
+def hidden_activations(X, W1, b1, out=None, k=None):
+    """A2 = f(X W1ᵀ + b1), written into ``out`` if given; ``k``: only the k
+    largest of each row kept, the others 0 (k-sparse codes)."""
     if out is None:
         out = np.empty((X.shape[0], W1.shape[0]), dtype=np.result_type(X, W1))
-    return _affine_sigmoid(X, W1, b1, out)
+    _affine_sigmoid(X, W1, b1, out)
+    if k is not None and k < out.shape[1]:
+        np.put_along_axis(out, _smallest(out, out.shape[1] - k, axis=1), 0.0, axis=1)
+    return out
+
+
+def _smallest(A, count, axis):
+    """Indices of the ``count`` smallest entries of A along ``axis`` (in no
+    particular order; ties broken the same way every time)."""
+    return np.take(np.argpartition(A, count - 1, axis=axis), np.arange(count), axis=axis)
 
 
 def reconstruct(A2, W2T, b2, decoder, out=None):
@@ -199,15 +228,16 @@ def reconstruct(A2, W2T, b2, decoder, out=None):
     return out
 
 
-def squared_error_rows(X, params, decoder):
-    """½‖X̂ − X‖² for each row of X, chunked so X̂ is never held for all rows."""
+def squared_error_rows(X, params, decoder, k=None):
+    """½‖X̂ − X‖² for each row of X, chunked so X̂ is never held for all rows
+    (``k``: from k-sparse codes)."""
     m, n = X.shape
     h = params.W1.shape[0]
     step = chunk_rows(n, h, X.dtype.itemsize, m)
     result = np.empty(m, dtype=X.dtype)
     for rows in gen_batches(m, step):
         Xc = X[rows]
-        diff = hidden_activations(Xc, params.W1, params.b1)
+        diff = hidden_activations(Xc, params.W1, params.b1, k=k)
         diff = reconstruct(diff, params.W2T, params.b2, decoder)
         diff -= Xc
         result[rows] = 0.5 * np.einsum("ij,ij->i", diff, diff)
@@ -265,7 +295,9 @@ class ChunkWeights:
     scales them back once. The float64 encoder ``W1``, ``b1`` serves the rare
     hidden units whose activations are too small for the tanh form (see
     ``_TAIL_ACTIVATION`` and :class:`Sparsity`). ``kernel`` does the
-    elementwise steps (:class:`ElementwiseKernel`).
+    elementwise steps (:class:`ElementwiseKernel`). With ``k`` (k-sparse
+    codes), T of the units dropped from a row is set to −1: A2 = 0 there, and
+    so is 1 − T², the slope through which δ2 flows.
     """
 
     W1_half: np.ndarray  # (h, n)
@@ -277,9 +309,10 @@ class ChunkWeights:
     b1: np.ndarray  # (h,) float64
     kernel: ElementwiseKernel
     sparsity: "Sparsity | None" = None
+    k: int | None = None
 
     @classmethod
-    def make(cls, params, decoder, sparsity=None, kernel=None):
+    def make(cls, params, decoder, sparsity=None, kernel=None, k=None):
         """From :class:`Params` in the dtype of X (float64 blocks are used as
         they are, float32 ones are widened for the exact encoder); ``kernel``
         defaults to the process's."""
@@ -298,6 +331,7 @@ class ChunkWeights:
             b1=params.b1.astype(np.float64, copy=False),
             kernel=kernel or default_kernel(),
             sparsity=sparsity,
+            k=k if k is not None and k < params.W1.shape[0] else None,
         )
 
 
@@ -444,11 +478,37 @@ def _hidden_rows(buffer, rows):
 
 
 def _encode_chunk(Xc, weights, T, t_sum):
-    """T = tanh(Z2/2) of the rows Xc, written into T (h, rows); its sum over
-    the rows added to ``t_sum`` unless that is None."""
+    """T = tanh(Z2/2) of the rows Xc, written into T (h, rows), with the
+    units dropped by k-sparsity at −1; its sum over the rows added to
+    ``t_sum`` unless that is None."""
     np.matmul(weights.W1_half, Xc.T, out=T)
-    weights.kernel.encode_(T, weights.b1_half, t_sum)
+    if weights.k is None:
+        weights.kernel.encode_(T, weights.b1_half, t_sum)
+        return T
+    weights.kernel.encode_(T, weights.b1_half, None)
+    np.put_along_axis(T, _dropped(T, weights.k), -1.0, axis=0)
+    if t_sum is not None:
+        t_sum += T.sum(axis=1, dtype=np.float64)
     return T
+
+
+def _dropped(T, k):
+    """Indices (h − k, rows) of the units each row (column of T) drops."""
+    return _smallest(T, T.shape[0] - k, axis=0)
+
+
+def _kept(Xc, weights, units):
+    """Whether each of the hidden ``units`` is kept in each row of Xc, as a
+    (rows, len(units)) 0/1 float64 array, or None when k-sparsity is off.
+    The same choice as :func:`_encode_chunk` makes (the same computation)."""
+    if weights.k is None:
+        return None
+    T = np.empty((weights.W1.shape[0], Xc.shape[0]), dtype=weights.W1_half.dtype)
+    np.matmul(weights.W1_half, Xc.T, out=T)
+    weights.kernel.encode_(T, weights.b1_half, None)
+    kept = np.ones(T.shape)
+    np.put_along_axis(kept, _dropped(T, weights.k), 0.0, axis=0)
+    return kept[units].T
 
 
 def _exact_encoder(Xc, weights, units):
@@ -458,21 +518,22 @@ def _exact_encoder(Xc, weights, units):
     return Z
 
 
-def _chunk_buffers(X, i, step, ws, stored):
-    """Rows ``i``·step… of X and the [T; 1] buffer for them."""
+def _chunk_buffers(X, X_in, i, step, ws, stored):
+    """Rows ``i``·step… of X (the target) and of X_in (the encoder's input),
+    and the [T; 1] buffer for them."""
     start, stop = i * step, min((i + 1) * step, X.shape[0])
     T1 = _hidden_rows(stored[i] if stored is not None else ws.hidden, stop - start)
-    return X[start:stop], T1
+    return X[start:stop], X_in[start:stop], T1
 
 
-def _forward_pass(X, chunks, weights, ws, step, stored):
+def _forward_pass(X, X_in, chunks, weights, ws, step, stored):
     """First pass over ``chunks``: add their :class:`HiddenSums` to the
     workspace's (and keep T if ``stored``)."""
     t_sum, rows = np.zeros(weights.W1.shape[0]), 0
     for i in chunks:
-        Xc, T1 = _chunk_buffers(X, i, step, ws, stored)
-        _encode_chunk(Xc, weights, T1[:-1], t_sum)
-        rows += Xc.shape[0]
+        _, Xc_in, T1 = _chunk_buffers(X, X_in, i, step, ws, stored)
+        _encode_chunk(Xc_in, weights, T1[:-1], t_sum)
+        rows += Xc_in.shape[0]
     sums = HiddenSums(0.5 * (rows + t_sum), 0.5 * (rows - t_sum))
     # Units whose mean A2 or 1 − A2 over these rows is below the tail bound,
     # i.e. |Σ T| > rows·(1 − 2·bound): rare, and summed again exactly.
@@ -480,21 +541,28 @@ def _forward_pass(X, chunks, weights, ws, step, stored):
     if tail.size:
         sums.active[tail] = sums.inactive[tail] = 0.0
         for i in chunks:
-            Z = _exact_encoder(X[i * step : (i + 1) * step], weights, tail)
-            sums.active[tail] += expit(Z).sum(axis=0)
-            sums.inactive[tail] += expit(-Z).sum(axis=0)
+            Xc_in = X_in[i * step : (i + 1) * step]
+            Z = _exact_encoder(Xc_in, weights, tail)
+            active, inactive = expit(Z), expit(-Z)
+            kept = _kept(Xc_in, weights, tail)
+            if kept is not None:  # a dropped unit is inactive: A2 = 0
+                active *= kept
+                inactive *= kept
+                inactive += 1.0 - kept
+            sums.active[tail] += active.sum(axis=0)
+            sums.inactive[tail] += inactive.sum(axis=0)
     ws.hidden_sums += sums
 
 
-def _backward_pass(X, chunks, weights, ws, step, stored):
+def _backward_pass(X, X_in, chunks, weights, ws, step, stored):
     """Second pass over ``chunks``: squared error and gradient sums."""
     sums, kernel, sparsity = ws.sums, weights.kernel, weights.sparsity
     coef = None if sparsity is None else sparsity.coef
     for i in chunks:
-        Xc, T1 = _chunk_buffers(X, i, step, ws, stored)
+        Xc, Xc_in, T1 = _chunk_buffers(X, X_in, i, step, ws, stored)
         c = Xc.shape[0]
         if stored is None:
-            _encode_chunk(Xc, weights, T1[:-1], None)  # its sum is known
+            _encode_chunk(Xc_in, weights, T1[:-1], None)  # its sum is known
         T = T1[:-1]
 
         d3 = np.matmul(T1.T, weights.V, out=ws.visible[:c])  # Z3/2, or Z3
@@ -504,28 +572,44 @@ def _backward_pass(X, chunks, weights, ws, step, stored):
 
         d2 = np.matmul(weights.W2_scaled, d3.T, out=_leading(ws.delta2, c))
         if sparsity is not None and sparsity.tail.size:
-            _add_tail_sparsity(Xc, weights, sums)
+            _add_tail_sparsity(Xc_in, weights, sums)
         kernel.hidden_delta_(d2, T, coef, sums.gb1, _leading(ws.hidden_scratch, c))
 
         sums.G += T1 @ d3
-        sums.gW1 += d2 @ Xc
+        sums.gW1 += d2 @ Xc_in
 
 
-def _add_tail_sparsity(Xc, weights, sums):
+def _add_tail_sparsity(Xc_in, weights, sums):
     """The KL part of δ2 for the tail units of :class:`Sparsity`, in float64."""
     sparsity = weights.sparsity
-    Z = _exact_encoder(Xc, weights, sparsity.tail)
+    Z = _exact_encoder(Xc_in, weights, sparsity.tail)
     slope = expit(Z)
     slope *= expit(-Z)  # A2(1 − A2), accurate however small
+    kept = _kept(Xc_in, weights, sparsity.tail)
+    if kept is not None:
+        slope *= kept  # no gradient through a dropped unit
     coef = np.multiply(slope / sparsity.tail_q, -sparsity.beta_rho)
     coef += (slope / sparsity.tail_q_c) * sparsity.beta_rho_c
     sums.tail_gb1 += coef.sum(axis=0)
-    sums.tail_gW1 += coef.T @ Xc.astype(np.float64, copy=False)
+    sums.tail_gW1 += coef.T @ Xc_in.astype(np.float64, copy=False)
 
 
-def sparsity_term(rho, rho_hat, beta, dtype, rho_hat_complement=None):
+def sparsity_term(rho, rho_hat, beta, dtype, rho_hat_complement=None, penalty="kl"):
     """:class:`Sparsity` at ρ̂ (None when sparsity is off)."""
-    return Sparsity.make(rho, rho_hat, rho_hat_complement, beta, dtype) if beta else None
+    if not beta:
+        return None
+    if penalty == "l1":  # ∂(β Σⱼ ρ̂ⱼ)/∂A2 = β/m for every unit: nothing to be exact about
+        h = np.shape(rho_hat)[0]
+        no_tail = np.zeros(0, dtype=np.intp)
+        return Sparsity(np.full(h, beta, dtype=dtype), no_tail, np.zeros(0), np.zeros(0), 0, 0)
+    return Sparsity.make(rho, rho_hat, rho_hat_complement, beta, dtype)
+
+
+def penalty_value(rho, rho_hat, rho_hat_complement, penalty="kl"):
+    """The sparsity term of J without its weight β."""
+    if penalty == "l1":
+        return float(np.sum(rho_hat))
+    return kl_divergence(rho, rho_hat, rho_hat_complement)
 
 
 def _chunks(m, n, h, dtype):
@@ -534,24 +618,25 @@ def _chunks(m, n, h, dtype):
     return step, -(-m // step)
 
 
-def block_hidden_sums(X, params):
+def block_hidden_sums(X, params, k=None):
     """:class:`HiddenSums` over the rows of one block (single thread)."""
     m, n = X.shape
     h = params.W1.shape[0]
     step, n_chunks = _chunks(m, n, h, X.dtype)
     ws = _Workspace(step, n, h, X.dtype, "identity")
-    _forward_pass(X, range(n_chunks), ChunkWeights.make(params, "identity"), ws, step, None)
+    weights = ChunkWeights.make(params, "identity", k=k)
+    _forward_pass(X, X, range(n_chunks), weights, ws, step, None)
     return ws.hidden_sums
 
 
-def block_sums(X, params, sparsity, decoder):
+def block_sums(X, params, sparsity, decoder, k=None):
     """:class:`Sums` over the rows of one block (single thread)."""
     m, n = X.shape
     h = params.W1.shape[0]
     step, n_chunks = _chunks(m, n, h, X.dtype)
     ws = _Workspace(step, n, h, X.dtype, decoder, _n_tail(sparsity))
-    weights = ChunkWeights.make(params, decoder, sparsity)
-    _backward_pass(X, range(n_chunks), weights, ws, step, None)
+    weights = ChunkWeights.make(params, decoder, sparsity, k=k)
+    _backward_pass(X, X, range(n_chunks), weights, ws, step, None)
     return ws.sums
 
 
@@ -560,19 +645,29 @@ def _n_tail(sparsity):
 
 
 def loss_and_grad_from_sums(
-    sums, m, theta, params, rho, beta, lam, rho_hat, rho_hat_complement=None, sparsity=None
+    sums,
+    m,
+    params,
+    rho,
+    beta,
+    lam,
+    rho_hat,
+    rho_hat_complement=None,
+    sparsity=None,
+    variant=UFLDL,
 ):
-    """J and its float64 gradient from the row sums over all m rows
-    (``sparsity``: the :class:`Sparsity` the sums were made with)."""
+    """J and its float64 gradient (in the layout of ``variant``) from the row
+    sums over all m rows (``sparsity``: the :class:`Sparsity` the sums were
+    made with)."""
     n, h = params.W1.shape[1], params.W1.shape[0]
     W1_sq = float(np.dot(params.W1.ravel(), params.W1.ravel()))
     W2_sq = float(np.dot(params.W2T.ravel(), params.W2T.ravel()))
     sq_error = _SQUARED_ERROR_SCALE[sums.decoder] * sums.sq
     loss = sq_error / (2 * m) + 0.5 * lam * (W1_sq + W2_sq)
     if beta:
-        loss += beta * kl_divergence(rho, rho_hat, rho_hat_complement)
+        loss += beta * penalty_value(rho, rho_hat, rho_hat_complement, variant.penalty)
 
-    grad = np.empty(theta.shape[0], dtype=np.float64)
+    grad = np.empty(n_params(n, h), dtype=np.float64)
     g = unpack(grad, n, h)  # float64 views into grad
     d3_scale = _DELTA3_SCALE[sums.decoder] / m
     # A2 = (1 + T)/2: A2ᵀδ3 = (Tᵀδ3′ + 1ᵀδ3′)·scale/2, and 1ᵀδ3 is b2's gradient.
@@ -587,12 +682,10 @@ def loss_and_grad_from_sums(
     if _n_tail(sparsity):
         g.W1[sparsity.tail] += sums.tail_gW1 / m
         g.b1[sparsity.tail] += sums.tail_gb1 / m
-    return loss, grad
+    return loss, fold_tied(grad, n, h) if variant.tied else grad
 
 
-def loss_and_grad(
-    theta, X, n_components, rho, beta, lam, decoder="logistic", n_workers=None, kernel=None
-):
+def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", **options):
     """The objective J and its gradient at ``theta``.
 
     Parameters
@@ -607,21 +700,27 @@ def loss_and_grad(
         Target activation ρ, sparsity weight β and weight decay λ.
     decoder : {"logistic", "identity"}
         Output nonlinearity g.
+    **options
+        Keyword arguments of :func:`evaluate`, among them:
     n_workers : int, default=None
         Worker threads; default :func:`n_threads`.
     kernel : ElementwiseKernel, default=None
         The elementwise steps; default the process's kernel.
+    variant : Variant, default=UFLDL
+        Sparsity penalty, k-sparse codes, tied weights (see :class:`Variant`).
+    X_input : ndarray of shape (n_samples, n_features), default=None
+        The encoder's input when it is not X: a corrupted copy of X for a
+        denoising autoencoder, which reconstructs X from it.
 
     Returns
     -------
     loss : float
-        J = (1/2m) Σ‖X̂ − X‖² + (λ/2)(‖W1‖² + ‖W2‖²) + β Σⱼ KL(ρ ‖ ρ̂ⱼ).
+        J = (1/2m) Σ‖X̂ − X‖² + (λ/2)(‖W1‖² + ‖W2‖²) + β Σⱼ KL(ρ ‖ ρ̂ⱼ)
+        (or + β Σⱼ ρ̂ⱼ with the L1 penalty).
     grad : ndarray of shape (n_params,), float64
         ∂J/∂theta.
     """
-    loss, grad, _ = evaluate(
-        theta, X, n_components, rho, beta, lam, decoder, n_workers=n_workers, kernel=kernel
-    )
+    loss, grad, _ = evaluate(theta, X, n_components, rho, beta, lam, decoder, **options)
     return loss, grad
 
 
@@ -643,9 +742,12 @@ def evaluate(
     keep_hidden=None,
     n_workers=None,
     kernel=None,
+    variant=UFLDL,
+    X_input=None,
 ):
     """J, its gradient and the mean hidden activation of the rows of X.
 
+    ``variant`` and ``X_input`` as for :func:`loss_and_grad`.
     ``rho_hat_prior=(average, decay)`` is for minibatches: the KL term then
     uses ``decay·average + (1 − decay)·ρ̂(X)`` in place of ρ̂(X), a moving
     average that estimates ρ̂ over all the data (see the ``adam`` solver).
@@ -657,8 +759,9 @@ def evaluate(
     m, n = X.shape
     h = n_components
     dtype = X.dtype
-    params = unpack(theta, n, h, dtype)
-    weights = ChunkWeights.make(params, decoder, kernel=kernel)
+    X_in = X if X_input is None else X_input
+    params = unpack(theta, n, h, dtype, tied=variant.tied)
+    weights = ChunkWeights.make(params, decoder, kernel=kernel, k=variant.k)
     step, n_chunks = _chunks(m, n, h, dtype)
 
     if keep_hidden is None:
@@ -675,7 +778,7 @@ def evaluate(
 
     def run(fn, weights):
         shares = zip(runs, workspaces, strict=True)
-        map_in_threads(fn, [(X, chunks, weights, ws, step, stored) for chunks, ws in shares])
+        map_in_threads(fn, [(X, X_in, chunks, weights, ws, step, stored) for chunks, ws in shares])
 
     run(_forward_pass, weights)
     # Added in run order (in place into the first run's sums): repeatable.
@@ -687,7 +790,7 @@ def evaluate(
         rho_hat_c = blend(None if average is None else 1.0 - average, decay, rho_hat_c)
     else:
         rho_hat_used = rho_hat
-    sparsity = sparsity_term(rho, rho_hat_used, beta, dtype, rho_hat_c)
+    sparsity = sparsity_term(rho, rho_hat_used, beta, dtype, rho_hat_c, variant.penalty)
     weights = replace(weights, sparsity=sparsity)
     if _n_tail(sparsity):  # room for the tail units' sums
         for ws in workspaces:
@@ -696,7 +799,7 @@ def evaluate(
 
     sums = functools.reduce(operator.iadd, [ws.sums for ws in workspaces])
     loss, grad = loss_and_grad_from_sums(
-        sums, m, theta, params, rho, beta, lam, rho_hat_used, rho_hat_c, sparsity
+        sums, m, params, rho, beta, lam, rho_hat_used, rho_hat_c, sparsity, variant
     )
     return loss, grad, rho_hat
 
@@ -708,6 +811,6 @@ def blend(average, decay, rho_hat):
     return decay * average + (1.0 - decay) * rho_hat
 
 
-def mean_activation(X, params):
-    """ρ̂: the mean hidden activation over all rows of X."""
-    return block_hidden_sums(X, params).means(X.shape[0])[0]
+def mean_activation(X, params, k=None):
+    """ρ̂: the mean hidden activation over all rows of X (``k``: of the k-sparse codes)."""
+    return block_hidden_sums(X, params, k).means(X.shape[0])[0]
