@@ -7,6 +7,7 @@ import warnings
 from functools import partial
 from numbers import Integral, Real
 
+import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -14,7 +15,7 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -64,6 +65,48 @@ class SparseAutoencoder(
         Output nonlinearity g. ``"logistic"`` needs data in [0, 1] (UFLDL
         sparse autoencoder); ``"identity"`` is the linear decoder for real
         valued data such as ZCA-whitened patches.
+
+    sparsity_penalty : {"kl", "l1"}, default="kl"
+        The sparsity term of J. ``"kl"`` is UFLDL's, β Σⱼ KL(ρ ‖ ρ̂ⱼ);
+        ``"l1"`` is β Σⱼ ρ̂ⱼ, i.e. β/m times the sum of all the hidden
+        activations (they are positive, so this is their L1 norm), which
+        pushes every activation towards 0 rather than each unit's mean
+        towards ``rho`` (``rho`` is then unused).
+
+    k : int, default=None
+        k-sparse autoencoder (Makhzani & Frey, 2013): in each sample only the
+        ``k`` largest hidden activations are kept and the others set to 0,
+        in training (the gradient flows through the kept units only) and in
+        :meth:`transform`. ``None``, or a ``k`` of at least ``n_components``,
+        keeps all. The selection makes J
+        piecewise smooth: ``"adam"`` is the better solver for it; L-BFGS
+        works but its line search may stop it early where the kept units
+        change. The sparsity penalty applies to the kept activations
+        (``beta=0`` is the paper's setting).
+
+    transform_k : int, default=None
+        The number of activations :meth:`transform` keeps, when ``k`` is set;
+        ``None`` is ``k``. The paper encodes with a few times ``k`` (αk).
+        :meth:`score_samples` reconstructs from these codes too.
+
+    corruption : {"masking", "gaussian"}, default=None
+        Denoising autoencoder (Vincent et al., 2008): the encoder sees a
+        corrupted copy of X and the decoder must reconstruct the clean X.
+        ``"masking"`` sets each entry to 0 with probability
+        ``corruption_level``; ``"gaussian"`` adds noise of standard deviation
+        ``corruption_level``. With ``"lbfgs"`` the noise is drawn once per fit
+        from ``random_state`` (one corrupted copy of X is held in memory), so
+        that L-BFGS minimises a fixed, deterministic J; with ``"adam"`` it is
+        drawn afresh for every batch. :meth:`transform` encodes the clean
+        input. ``None``: no corruption.
+
+    corruption_level : float, default=0.25
+        The masking probability (in [0, 1)) or the Gaussian standard deviation
+        of ``corruption``; unused without it.
+
+    tied_weights : bool, default=False
+        Whether the decoder's weights are the encoder's, W2ᵀ = W1 (half the
+        weights; ``decoder_components_`` then equals ``components_``).
 
     solver : {"lbfgs", "adam"}, default="lbfgs"
         Optimiser. ``"lbfgs"`` is full-batch L-BFGS-B from
@@ -154,7 +197,9 @@ class SparseAutoencoder(
     loss_ : float
         The objective J at the fitted weights on the training data (for
         :meth:`partial_fit`, on the data of the last call), computed exactly
-        whatever the solver.
+        whatever the solver. With ``corruption``, J of reconstructing the
+        data from a corrupted copy: the copy L-BFGS minimised on, or for
+        ``"adam"`` a fresh draw.
 
     loss_curve_ : list of float
         J after each L-BFGS iteration of the last call to fit; for
@@ -167,7 +212,8 @@ class SparseAutoencoder(
 
     mean_activation_ : ndarray of shape (n_components,)
         Mean activation ρ̂ of each hidden unit on the training data at the
-        fitted weights; compare it with ``rho``.
+        fitted weights (the encoder's input of J: k-sparse codes, corrupted
+        data); compare it with ``rho``.
 
     n_features_in_ : int
         Number of features seen during :term:`fit`.
@@ -201,6 +247,11 @@ class SparseAutoencoder(
     UFLDL Tutorial, "Autoencoders and Sparsity",
     http://ufldl.stanford.edu/wiki/index.php/Autoencoders_and_Sparsity
 
+    A. Makhzani and B. Frey, "k-Sparse Autoencoders", arXiv:1312.5663, 2013.
+
+    P. Vincent, H. Larochelle, Y. Bengio and P.-A. Manzagol, "Extracting and
+    composing robust features with denoising autoencoders", ICML 2008.
+
     Examples
     --------
     >>> import numpy as np
@@ -220,6 +271,12 @@ class SparseAutoencoder(
         "beta": [Interval(Real, 0, None, closed="left")],
         "lam": [Interval(Real, 0, None, closed="left")],
         "decoder_activation": [StrOptions({"logistic", "identity"})],
+        "sparsity_penalty": [StrOptions({"kl", "l1"})],
+        "k": [Interval(Integral, 1, None, closed="left"), None],
+        "transform_k": [Interval(Integral, 1, None, closed="left"), None],
+        "corruption": [StrOptions({"masking", "gaussian"}), None],
+        "corruption_level": [Interval(Real, 0, None, closed="left")],
+        "tied_weights": ["boolean"],
         "solver": [StrOptions({"lbfgs", "adam"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -241,6 +298,12 @@ class SparseAutoencoder(
         beta=3.0,
         lam=1e-4,
         decoder_activation="logistic",
+        sparsity_penalty="kl",
+        k=None,
+        transform_k=None,
+        corruption=None,
+        corruption_level=0.25,
+        tied_weights=False,
         solver="lbfgs",
         max_iter=400,
         tol=1e-4,
@@ -258,6 +321,12 @@ class SparseAutoencoder(
         self.beta = beta
         self.lam = lam
         self.decoder_activation = decoder_activation
+        self.sparsity_penalty = sparsity_penalty
+        self.k = k
+        self.transform_k = transform_k
+        self.corruption = corruption
+        self.corruption_level = corruption_level
+        self.tied_weights = tied_weights
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
@@ -297,6 +366,7 @@ class SparseAutoencoder(
             left exactly as it was before the call.
         """
         X, backend = self._validate_training_data(X, reset=True)
+        variant = self._variant(X, backend)
         rng = check_random_state(self.random_state)
         continuing = self.warm_start and self._has_weights_for(X)
         if continuing:
@@ -309,6 +379,9 @@ class SparseAutoencoder(
                 X,
                 params0,
                 backend=backend,
+                variant=variant,
+                # One draw of the noise for the whole fit: a deterministic J.
+                X_input=self._corrupt(X, rng) if self.corruption else None,
                 rho=self.rho,
                 beta=self.beta,
                 lam=self.lam,
@@ -323,7 +396,7 @@ class SparseAutoencoder(
             vars(self).pop("_adam_state", None)
         else:
             if not (continuing and hasattr(self, "_adam_state")):
-                self._adam_state = _solvers.AdamState.start(params0, backend).to_dict()
+                self._adam_state = _solvers.AdamState.start(params0, backend, variant).to_dict()
                 self.loss_curve_ = []
             self._shuffle_rng = rng
             result = self._run_adam(X, backend, max_epochs=self.max_iter)
@@ -390,13 +463,14 @@ class SparseAutoencoder(
         if fitted:
             self._backend_for(X, "partial_fit")  # the weights to continue from are like X
         X, backend = self._validate_training_data(X, reset=not fitted)
+        variant = self._variant(X, backend)
         if not hasattr(self, "_adam_state"):
             self._shuffle_rng = check_random_state(self.random_state)
             if fitted:  # by an earlier fit with another solver: go on from there
                 params0 = self._params(X.dtype, backend)
             else:
                 params0 = self._random_params(X, self._shuffle_rng, backend)
-            self._adam_state = _solvers.AdamState.start(params0, backend).to_dict()
+            self._adam_state = _solvers.AdamState.start(params0, backend, variant).to_dict()
             self.loss_curve_ = []
             self.n_iter_ = 0
         n_iter = self.n_iter_ + 1
@@ -430,9 +504,54 @@ class SparseAutoencoder(
             name=type(self).__name__,
             loss_curve=list(self.loss_curve_),
             backend=backend,
+            variant=self._variant(X, backend),
+            corrupt=partial(self._corrupt, rng=self._shuffle_rng) if self.corruption else None,
         )
         self._adam_state = state.to_dict()
         return result
+
+    def _variant(self, X, backend):
+        """The objective's :class:`~skl_sparse_ae._objective.Variant`, after
+        the checks the parameter constraints cannot make alone."""
+        variant = _objective.Variant(self.sparsity_penalty, self.k, self.tied_weights)
+        if self.transform_k is not None and self.k is None:
+            raise ValueError("transform_k is the k of transform for a k-sparse model: set k too.")
+        if self.corruption == "masking" and self.corruption_level >= 1:
+            raise ValueError(
+                f"corruption_level={self.corruption_level} must be below 1 for masking "
+                "noise: it is the probability of masking each entry."
+            )
+        beyond_ufldl = variant != _objective.UFLDL or self.corruption is not None
+        if beyond_ufldl and not backend.is_numpy:
+            raise ValueError(
+                "k, tied_weights, sparsity_penalty='l1' and corruption are implemented for "
+                "NumPy arrays (and Dask arrays, without corruption) only, not for arrays "
+                f"of {backend.xp.__name__}."
+            )
+        if self.corruption is not None and _dask.is_dask_array(X):
+            raise ValueError(
+                "corruption (a denoising autoencoder) does not train on Dask arrays; "
+                "call partial_fit with solver='adam' on computed blocks instead."
+            )
+        return variant
+
+    def _corrupt(self, X, rng):
+        """A corrupted copy of X, the encoder's input of a denoising autoencoder.
+
+        Drawn in chunks, so that no float64 temporary as large as X is made.
+        """
+        corrupted = np.empty_like(X)
+        level = self.corruption_level
+        for rows in gen_batches(X.shape[0], max(1, (16 << 20) // (8 * max(1, X.shape[1])))):
+            if self.corruption == "masking":
+                np.multiply(X[rows], rng.uniform(size=X[rows].shape) >= level, out=corrupted[rows])
+            else:
+                np.add(X[rows], rng.normal(scale=level, size=X[rows].shape), out=corrupted[rows])
+        return corrupted
+
+    def _transform_k(self):
+        """The activations transform keeps (None: all)."""
+        return self.k if self.transform_k is None else self.transform_k
 
     def _validate_training_data(self, X, reset):
         """X validated for training, and its backend (see
@@ -499,14 +618,17 @@ class SparseAutoencoder(
         if result.rho_hat is not None:
             loss, rho_hat = result.loss, result.rho_hat
         else:
+            variant = self._variant(X, backend)
+            X_input = self._corrupt(X, self._shuffle_rng) if self.corruption else None
             loss, _, rho_hat = backend.evaluate(
-                backend.pack(params),
+                _solvers.pack(backend, params, variant),
                 X,
                 self.n_components,
                 self.rho,
                 self.beta,
                 self.lam,
                 self.decoder_activation,
+                **_solvers.objective_options(variant, X_input),
             )
         loss = float(loss)
         xp = backend.xp
@@ -518,7 +640,10 @@ class SparseAutoencoder(
                 "or lower learning_rate_init."
             )
         self.components_ = params.W1
-        self.decoder_components_ = params.W2T
+        W2T = params.W2T
+        if self.tied_weights:  # equal to components_, but an array of its own
+            W2T = backend.xp.asarray(W2T, copy=True)
+        self.decoder_components_ = W2T
         self.intercept_hidden_ = params.b1
         self.intercept_visible_ = params.b2
         self.loss_ = loss
@@ -548,11 +673,15 @@ class SparseAutoencoder(
         if _dask.is_dask_array(X):
             X = _dask.validate_blocks(self, X, reset=False)
             params = self._params(X.dtype)
-            encode = partial(_objective.hidden_activations, W1=params.W1, b1=params.b1)
+            encode = partial(
+                _objective.hidden_activations, W1=params.W1, b1=params.b1, k=self._transform_k()
+            )
             return _dask.map_rows(encode, X, self._n_features_out)
         backend = self._backend_for(X, "transform")
         X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
         params = self._params(X.dtype, backend)
+        if self._transform_k() is not None:
+            return backend.hidden_activations(X, params.W1, params.b1, k=self._transform_k())
         return backend.hidden_activations(X, params.W1, params.b1)
 
     def inverse_transform(self, X):
@@ -606,9 +735,13 @@ class SparseAutoencoder(
         check_is_fitted(self)
         backend = self._backend_for(X, "score_samples")
         X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
-        errors = backend.squared_error_rows(
-            X, self._params(X.dtype, backend), self.decoder_activation
-        )
+        params = self._params(X.dtype, backend)
+        if self._transform_k() is not None:
+            errors = backend.squared_error_rows(
+                X, params, self.decoder_activation, k=self._transform_k()
+            )
+        else:
+            errors = backend.squared_error_rows(X, params, self.decoder_activation)
         return -errors
 
     def score(self, X, y=None):
@@ -640,5 +773,9 @@ class SparseAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        tags.array_api_support = True
+        # The family beyond UFLDL's model runs on NumPy (and Dask) only.
+        tags.array_api_support = (
+            _objective.Variant(self.sparsity_penalty, self.k, self.tied_weights) == _objective.UFLDL
+            and self.corruption is None
+        )
         return tags

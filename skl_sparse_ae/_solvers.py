@@ -7,13 +7,14 @@ import copy
 import math
 import time
 from dataclasses import asdict, dataclass, field
+from functools import partial
 
 import numpy as np
 from scipy.optimize import minimize
 from sklearn.utils import gen_batches
 
 from ._backends import NUMPY
-from ._objective import Params
+from ._objective import UFLDL, Params
 from ._parallel import single_threaded_libraries
 
 
@@ -71,6 +72,27 @@ def stalled_on_average(loss_curve, tol, n_iter_no_change):
     return before - now <= tol * max(abs(before), np.finfo(np.float64).tiny)
 
 
+def pack(backend, params, variant=UFLDL):
+    """``backend.pack`` in the layout of ``variant`` (tied weights: W1 only)."""
+    return backend.pack(params, tied=True) if variant.tied else backend.pack(params)
+
+
+def unpack(backend, theta, n_features, n_components, dtype, variant=UFLDL):
+    """``backend.unpack`` in the layout of ``variant``."""
+    if variant.tied:
+        return backend.unpack(theta, n_features, n_components, dtype, tied=True)
+    return backend.unpack(theta, n_features, n_components, dtype)
+
+
+def objective_options(variant=UFLDL, X_input=None):
+    """Keyword arguments of ``backend.evaluate`` for a model beyond UFLDL's
+    (none for UFLDL's own, which every backend computes)."""
+    options = {} if variant == UFLDL else {"variant": variant}
+    if X_input is not None:
+        options["X_input"] = X_input
+    return options
+
+
 def _libraries_limited(limit_threads):
     """:func:`single_threaded_libraries` if ``limit_threads``, else nothing."""
     return single_threaded_libraries() if limit_threads else contextlib.nullcontext()
@@ -126,6 +148,8 @@ def lbfgs(
     verbose=0,
     name="",
     backend=NUMPY,
+    variant=UFLDL,
+    X_input=None,
 ):
     """Full-batch L-BFGS-B (scipy) on J, starting from ``params0``.
 
@@ -136,7 +160,9 @@ def lbfgs(
     parameter vector stays a float64 NumPy array on the host, moved to X's
     device and its gradient back once per evaluation. A gradient-norm test is
     not used: on sparse autoencoders the gradient becomes small on plateaus
-    long before the filters have formed.
+    long before the filters have formed. ``variant`` and ``X_input`` (the
+    encoder's input, for a denoising autoencoder) as for
+    :func:`skl_sparse_ae._objective.evaluate`.
     """
     n_features = X.shape[1]
     n_components = params0.W1.shape[0]
@@ -146,15 +172,16 @@ def lbfgs(
         # J and ρ̂ at the returned weights come from their own evaluation:
         # L-BFGS-B returns the point it evaluated last.
         loss, grad, rho_hat = backend.evaluate(
-            backend.from_host(theta), X, n_components, rho, beta, lam, decoder
+            backend.from_host(theta), X, n_components, rho, beta, lam, decoder, **options
         )
         loss = float(loss)
         last.update(theta=theta.copy(), loss=loss, rho_hat=rho_hat)
         return loss, backend.to_host(grad)
 
+    options = objective_options(variant, X_input)
     result, loss_curve = minimize_lbfgs(
         objective,
-        backend.to_host(backend.pack(params0)),
+        backend.to_host(pack(backend, params0, variant)),
         max_iter=max_iter,
         tol=tol,
         n_iter_no_change=n_iter_no_change,
@@ -164,7 +191,9 @@ def lbfgs(
     known = np.array_equal(last.get("theta"), result.x)
     theta = backend.from_host(result.x)
     return SolverResult(
-        params=backend.copy_params(backend.unpack(theta, n_features, n_components, X.dtype)),
+        params=backend.copy_params(
+            unpack(backend, theta, n_features, n_components, X.dtype, variant)
+        ),
         loss=float(result.fun),
         loss_curve=loss_curve,
         n_iter=int(result.nit),
@@ -188,10 +217,10 @@ class AdamState:
     previous_theta: np.ndarray | None = None  # the parameters before the last step
 
     @classmethod
-    def start(cls, params0, backend=NUMPY):
+    def start(cls, params0, backend=NUMPY, variant=UFLDL):
         """A fresh state at ``params0`` (:class:`Params` of ``backend``)."""
         xp = backend.xp
-        theta = xp.asarray(backend.pack(params0), copy=True)
+        theta = xp.asarray(pack(backend, params0, variant), copy=True)
         return cls(theta, xp.zeros_like(theta), xp.zeros_like(theta))
 
     # Estimators keep the state as a plain dict of arrays and numbers, so that
@@ -232,7 +261,7 @@ def _adam_step(state, grad, learning_rate, beta2=_ADAM_BETA2, xp=np):
     state.theta -= step * state.first_moment / (xp.sqrt(state.second_moment) + _ADAM_EPSILON)
 
 
-def rho_hat_estimate(state, batch, n_components, decay, backend=NUMPY):
+def rho_hat_estimate(state, batch, n_components, decay, backend=NUMPY, variant=UFLDL):
     """Estimate of ρ̂ over all the data at the current weights, from one batch.
 
     ``estimate = ρ̂(batch, θ) + decay·(previous estimate − ρ̂(batch, θ_before))``,
@@ -243,25 +272,33 @@ def rho_hat_estimate(state, batch, n_components, decay, backend=NUMPY):
     moving average of past means lags (its terms are means at older weights)
     and made the KL term oscillate: on the UFLDL patches, 1.16 with
     ``decay=0.9`` against 0.002 for L-BFGS. Returns the estimate and
-    ρ̂(batch, θ).
+    ρ̂(batch, θ). ``batch`` is the encoder's input (corrupted, for a
+    denoising autoencoder).
     """
     n_features = batch.shape[1]
     h = n_components
     xp = backend.xp
-    current = backend.unpack(state.theta, n_features, h, batch.dtype)
+    current = unpack(backend, state.theta, n_features, h, batch.dtype, variant)
+    if variant.k is not None:  # k-sparse codes: each set of units keeps its own k
+        mean = partial(backend.mean_activation, batch, k=variant.k)
+    else:
+        mean = partial(backend.mean_activation, batch)
     if state.rho_hat_average is None or decay == 0:
-        rho_batch = backend.mean_activation(batch, current)
+        rho_batch = mean(current)
         return rho_batch, rho_batch
-    before = backend.unpack(state.previous_theta, n_features, h, batch.dtype)
-    # Both means in one pass over the batch: the two sets of hidden units side by side.
-    both = Params(
-        W1=xp.concat([current.W1, before.W1]),
-        W2T=xp.concat([current.W2T, before.W2T]),
-        b1=xp.concat([current.b1, before.b1]),
-        b2=current.b2,
-    )
-    both = backend.mean_activation(batch, both)
-    rho_batch, rho_batch_before = both[:h], both[h:]
+    before = unpack(backend, state.previous_theta, n_features, h, batch.dtype, variant)
+    if variant.k is not None:
+        rho_batch, rho_batch_before = mean(current), mean(before)
+    else:
+        # Both means in one pass over the batch: the two sets of hidden units side by side.
+        both = Params(
+            W1=xp.concat([current.W1, before.W1]),
+            W2T=xp.concat([current.W2T, before.W2T]),
+            b1=xp.concat([current.b1, before.b1]),
+            b2=current.b2,
+        )
+        both = mean(both)
+        rho_batch, rho_batch_before = both[:h], both[h:]
     estimate = rho_batch + decay * (state.rho_hat_average - rho_batch_before)
     # The correction may not more than halve the batch's own ρ̂ or 1 − ρ̂, so
     # that the KL term stays finite wherever the batch's own mean keeps it so.
@@ -330,6 +367,8 @@ def adam(
     name="",
     loss_curve=None,
     backend=NUMPY,
+    variant=UFLDL,
+    corrupt=None,
 ):
     """Minibatch Adam on J, continuing from ``state`` (updated in place).
 
@@ -340,6 +379,9 @@ def adam(
     ``max_epochs`` or when that curve stalls (see :func:`stalled_on_average`).
     ``state`` and X are in the namespace and on the device of ``backend``
     (see :mod:`skl_sparse_ae._backends`): the whole loop runs there.
+    ``variant`` as for :func:`skl_sparse_ae._objective.evaluate`;
+    ``corrupt(batch)``, if given, makes the encoder's input of each batch
+    (a denoising autoencoder: fresh noise for every batch).
     """
     m, n_features = X.shape
     loss_curve = [] if loss_curve is None else loss_curve
@@ -347,7 +389,15 @@ def adam(
 
     def step(rows):
         batch = backend.take_rows(X, rows)
-        estimate, _ = rho_hat_estimate(state, batch, n_components, activation_decay, backend)
+        batch_in = None if corrupt is None else corrupt(batch)
+        estimate, _ = rho_hat_estimate(
+            state,
+            batch if batch_in is None else batch_in,
+            n_components,
+            activation_decay,
+            backend,
+            variant,
+        )
         loss, grad, _ = backend.evaluate(
             state.theta,
             batch,
@@ -357,6 +407,7 @@ def adam(
             lam,
             decoder,
             rho_hat_prior=(estimate, 1.0),  # the KL term at the estimate
+            **objective_options(variant, batch_in),
         )
         state.rho_hat_average = estimate
         state.previous_theta = xp.asarray(state.theta, copy=True)
@@ -376,7 +427,7 @@ def adam(
         report=_progress_printer(name, verbose),
         backend=backend,
     )
-    params = backend.unpack(state.theta, n_features, n_components, X.dtype)
+    params = unpack(backend, state.theta, n_features, n_components, X.dtype, variant)
     return SolverResult(
         params=backend.copy_params(params),
         loss=loss_curve[-1],

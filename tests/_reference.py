@@ -46,8 +46,9 @@ def reference_loss(
     return reconstruction + decay + beta * kl
 
 
-def reference_loss_of(model, X):
-    """J recomputed from a fitted SparseAutoencoder's attributes."""
+def reference_loss_of(model, X, X_input=None):
+    """J recomputed from a fitted SparseAutoencoder's attributes (``X_input``:
+    the corrupted input of a denoising one)."""
     return reference_loss(
         X,
         model.components_,
@@ -58,4 +59,7 @@ def reference_loss_of(model, X):
         model.beta,
         model.lam,
         model.decoder_activation,
+        model.sparsity_penalty,
+        model.k,
+        X_input,
     )

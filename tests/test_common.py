@@ -18,6 +18,23 @@ ESTIMATORS = [
     SparseAutoencoder(n_components=3, max_iter=20, random_state=0),
     SparseAutoencoder(n_components=3, max_iter=20, decoder_activation="identity", random_state=0),
     SparseAutoencoder(n_components=3, solver="adam", max_iter=20, random_state=0),
+    # the sparse autoencoder family
+    SparseAutoencoder(
+        n_components=3, sparsity_penalty="l1", tied_weights=True, max_iter=20, random_state=0
+    ),
+    SparseAutoencoder(n_components=3, k=2, transform_k=3, beta=0.0, max_iter=20, random_state=0),
+    SparseAutoencoder(
+        n_components=3, k=2, corruption="masking", solver="adam", max_iter=20, random_state=0
+    ),
+    SparseAutoencoder(
+        n_components=3,
+        corruption="gaussian",
+        corruption_level=0.1,
+        decoder_activation="identity",
+        tied_weights=True,
+        max_iter=20,
+        random_state=0,
+    ),
     ZCAWhitening(),
 ]
 
