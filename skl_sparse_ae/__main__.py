@@ -14,6 +14,7 @@ from sklearn.exceptions import ConvergenceWarning
 from . import _kernels
 from ._autoencoder import SparseAutoencoder
 from .datasets import load_natural_image_patches
+from .diagnostics import sparsity_report
 from .plotting import tile_filters
 
 # The UFLDL sparse autoencoder exercise on natural image patches.
@@ -67,11 +68,16 @@ def demo(out=".", n_patches=10000, max_iter=DEMO_SETTINGS["max_iter"], random_st
     path = out / "filters.png"
     _save_png(tile_filters(model.components_), path, zoom=8)
     dead = int(_dead_units(model).sum())
+    report = sparsity_report(model, X)
     print(
         f"Done in {elapsed:.1f}s ({kernel} kernel): {model.n_iter_} iterations ({stop}), "
         f"loss J = {model.loss_:.6f}, "
         f"mean activation {model.mean_activation_.mean():.4f} (rho = {model.rho}), "
-        f"{dead} of {model.n_components} units dead; filters written to {path}",
+        f"{dead} of {model.n_components} units dead; on the patches: "
+        f"{report.l0:.3f} units above {report.threshold} per patch (L0), "
+        f"{int(report.dead_units.sum())} never above it, "
+        f"{report.fraction_of_variance_unexplained:.3f} of the variance unexplained; "
+        f"filters written to {path}",
         flush=True,
     )
     return model

@@ -22,7 +22,11 @@ def test_demo_writes_filters_and_summary(tmp_path, capsys):
     kernel = _kernels.default_kernel().name
     assert re.match(rf"Done in [\d.]+s \({kernel} kernel\): 5 iterations", summary)
     assert "rho = 0.01" in summary
-    assert re.search(r", \d+ of 25 units dead; filters written to", summary)
+    assert re.search(
+        r", \d+ of 25 units dead; on the patches: [\d.]+ units above 0.5 per patch \(L0\), "
+        r"\d+ never above it, [\d.]+ of the variance unexplained; filters written to",
+        summary,
+    )
     image = Image.open(tmp_path / "filters.png")
     # 25 filters of 8x8 in a 5x5 grid with 1-pixel borders, zoomed 8 times.
     assert image.size == (8 * 46, 8 * 46)
