@@ -612,18 +612,10 @@ def penalty_value(rho, rho_hat, rho_hat_complement, penalty="kl"):
     return kl_divergence(rho, rho_hat, rho_hat_complement)
 
 
-def _chunks(m, n, h, dtype, n_workers=1):
-    """Rows per chunk and the number of chunks: a multiple of ``n_workers``
-    where there are rows enough, so that each thread gets as many (the UFLDL
-    case in float32 made 7 chunks of 1472 rows: 4 for one thread, 3 for the
-    other; now 8 of 1250)."""
+def _chunks(m, n, h, dtype):
+    """Rows per chunk and the number of chunks."""
     step = chunk_rows(n, h, dtype.itemsize, m)
-    n_chunks = -(-m // step)
-    if n_workers > 1 and m >= n_workers * _MIN_CHUNK_ROWS:
-        n_chunks = -(-n_chunks // n_workers) * n_workers
-        step = -(-m // n_chunks)
-        n_chunks = -(-m // step)
-    return step, n_chunks
+    return step, -(-m // step)
 
 
 def block_hidden_sums(X, params, k=None):
@@ -770,8 +762,7 @@ def evaluate(
     X_in = X if X_input is None else X_input
     params = unpack(theta, n, h, dtype, tied=variant.tied)
     weights = ChunkWeights.make(params, decoder, kernel=kernel, k=variant.k)
-    n_workers = n_workers or n_threads()
-    step, n_chunks = _chunks(m, n, h, dtype, n_workers)
+    step, n_chunks = _chunks(m, n, h, dtype)
 
     if keep_hidden is None:
         keep_hidden = keep_hidden_activations(X, h)
@@ -782,7 +773,7 @@ def evaluate(
     # The chunks are split into one contiguous run per thread; each thread
     # has its own buffers and sums, with single-threaded BLAS, and the sums
     # are added in run order so results are repeatable.
-    runs = contiguous_runs(n_chunks, n_workers)
+    runs = contiguous_runs(n_chunks, n_workers or n_threads())
     workspaces = [_Workspace(step, n, h, dtype, decoder) for _ in runs]
 
     def run(fn, weights):
