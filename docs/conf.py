@@ -94,6 +94,7 @@ _PAGES_WITHOUT_SUBPAGES = [
     "scaling",
     "reliability",
     "changelog",
+    "family",
 ]
 html_sidebars = {page: [] for page in _PAGES_WITHOUT_SUBPAGES}
 html_show_sourcelink = False

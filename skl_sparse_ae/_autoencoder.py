@@ -71,7 +71,11 @@ class SparseAutoencoder(
         ``"l1"`` is β Σⱼ ρ̂ⱼ, i.e. β/m times the sum of all the hidden
         activations (they are positive, so this is their L1 norm), which
         pushes every activation towards 0 rather than each unit's mean
-        towards ``rho`` (``rho`` is then unused).
+        towards ``rho`` (``rho`` is then unused). With sigmoid units it needs
+        a much smaller ``beta`` than the KL term: a unit pushed to 0
+        saturates, its gradient vanishes and it stays dead (on the UFLDL
+        patches every ``beta`` from 0.03 up left all 25 units dead, 0.003
+        left 8; see :doc:`/family`).
 
     k : int, default=None
         k-sparse autoencoder (Makhzani & Frey, 2013): in each sample only the
