@@ -62,6 +62,13 @@ def _one_to_n_columns(n_columns):
 
 def _convert_sparse_autoencoder(scope, operator, container):
     model = operator.raw_operator
+    kept = model._transform_k()
+    if kept is not None and kept < model.components_.shape[0]:
+        # Dense codes would be silently wrong: transform keeps the k largest.
+        raise NotImplementedError(
+            "Exporting k-sparse codes (k or transform_k below n_components) to ONNX is "
+            "not supported yet."
+        )
     X = operator.inputs[0]
     dtype = guess_numpy_type(X.type)
     opset = container.target_opset

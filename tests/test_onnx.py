@@ -117,3 +117,10 @@ def test_without_skl2onnx_the_import_error_names_the_extra():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
     assert "skl-sparse-ae[onnx]" in result.stderr
+
+
+def test_k_sparse_autoencoder_export_is_refused_rather_than_wrong():
+    X = np.random.RandomState(0).uniform(size=(50, 6)).astype(np.float32)
+    model = SparseAutoencoder(4, k=2, max_iter=5, tol=1e-2, random_state=0).fit(X)
+    with pytest.raises(NotImplementedError, match="k-sparse codes"):
+        skl2onnx.to_onnx(model, X[:1])
