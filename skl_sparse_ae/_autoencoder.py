@@ -403,8 +403,8 @@ class SparseAutoencoder(
                 self._adam_state = _solvers.AdamState.start(params0, backend, variant).to_dict()
                 self.loss_curve_ = []
             self._shuffle_rng = rng
-            result = self._run_adam(X, backend, max_epochs=self.max_iter)
-        self._store(result, X, backend)
+            result = self._run_adam(X, backend, variant, max_epochs=self.max_iter)
+        self._store(result, X, backend, variant)
         if result.hit_max_iter:
             warnings.warn(
                 f"{type(self).__name__} stopped after max_iter={self.max_iter} "
@@ -478,12 +478,12 @@ class SparseAutoencoder(
             self.loss_curve_ = []
             self.n_iter_ = 0
         n_iter = self.n_iter_ + 1
-        result = self._run_adam(X, backend, max_epochs=1)
+        result = self._run_adam(X, backend, variant, max_epochs=1)
         result.n_iter = n_iter
-        self._store(result, X, backend)
+        self._store(result, X, backend, variant)
         return self
 
-    def _run_adam(self, X, backend, max_epochs):
+    def _run_adam(self, X, backend, variant, max_epochs):
         batch_size = min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
         # The solver updates the state and the loss curve in place: it works on
         # copies so that a call that fails leaves the previous ones intact.
@@ -508,7 +508,7 @@ class SparseAutoencoder(
             name=type(self).__name__,
             loss_curve=list(self.loss_curve_),
             backend=backend,
-            variant=self._variant(X, backend),
+            variant=variant,
             corrupt=partial(self._corrupt, rng=self._shuffle_rng) if self.corruption else None,
         )
         self._adam_state = state.to_dict()
@@ -547,11 +547,19 @@ class SparseAutoencoder(
         corrupted = np.empty_like(X)
         level = self.corruption_level
         for rows in gen_batches(X.shape[0], max(1, (16 << 20) // (8 * max(1, X.shape[1])))):
+            chunk = X[rows]
             if self.corruption == "masking":
-                np.multiply(X[rows], rng.uniform(size=X[rows].shape) >= level, out=corrupted[rows])
+                noise = rng.uniform(size=chunk.shape) >= level  # the entries kept
+                np.multiply(chunk, noise, out=corrupted[rows])
             else:
-                np.add(X[rows], rng.normal(scale=level, size=X[rows].shape), out=corrupted[rows])
+                np.add(chunk, rng.normal(scale=level, size=chunk.shape), out=corrupted[rows])
         return corrupted
+
+    def _codes_options(self):
+        """Keyword arguments of the backend's encoder for this model's codes:
+        ``k`` for k-sparse ones (only the NumPy backends take it)."""
+        k = self._transform_k()
+        return {} if k is None else {"k": k}
 
     def _transform_k(self):
         """The activations transform keeps (None: all)."""
@@ -613,7 +621,7 @@ class SparseAutoencoder(
             b2=xp.astype(self.intercept_visible_, dtype, copy=False),
         )
 
-    def _store(self, result, X, backend):
+    def _store(self, result, X, backend, variant):
         """Keep the solver's weights, with J and ρ̂ computed exactly on X.
 
         Raises rather than store weights that are not finite.
@@ -622,7 +630,6 @@ class SparseAutoencoder(
         if result.rho_hat is not None:
             loss, rho_hat = result.loss, result.rho_hat
         else:
-            variant = self._variant(X, backend)
             X_input = self._corrupt(X, self._shuffle_rng) if self.corruption else None
             loss, _, rho_hat = backend.evaluate(
                 _solvers.pack(backend, params, variant),
@@ -678,15 +685,13 @@ class SparseAutoencoder(
             X = _dask.validate_blocks(self, X, reset=False)
             params = self._params(X.dtype)
             encode = partial(
-                _objective.hidden_activations, W1=params.W1, b1=params.b1, k=self._transform_k()
+                _objective.hidden_activations, W1=params.W1, b1=params.b1, **self._codes_options()
             )
             return _dask.map_rows(encode, X, self._n_features_out)
         backend = self._backend_for(X, "transform")
         X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
         params = self._params(X.dtype, backend)
-        if self._transform_k() is not None:
-            return backend.hidden_activations(X, params.W1, params.b1, k=self._transform_k())
-        return backend.hidden_activations(X, params.W1, params.b1)
+        return backend.hidden_activations(X, params.W1, params.b1, **self._codes_options())
 
     def inverse_transform(self, X):
         """Decode hidden activations into the input space, X̂ = g(A2 W2ᵀ + b2).
@@ -740,12 +745,9 @@ class SparseAutoencoder(
         backend = self._backend_for(X, "score_samples")
         X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
         params = self._params(X.dtype, backend)
-        if self._transform_k() is not None:
-            errors = backend.squared_error_rows(
-                X, params, self.decoder_activation, k=self._transform_k()
-            )
-        else:
-            errors = backend.squared_error_rows(X, params, self.decoder_activation)
+        errors = backend.squared_error_rows(
+            X, params, self.decoder_activation, **self._codes_options()
+        )
         return -errors
 
     def score(self, X, y=None):
