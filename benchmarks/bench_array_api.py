@@ -26,14 +26,13 @@ row returned, so that every row is judged by one referee.
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from _child import run_child
 
 # scikit-learn's array API dispatch needs SciPy's array API mode, which must be
 # switched on before SciPy is first imported.
@@ -156,15 +155,10 @@ def main():
                 continue
             spec = dict(vars(args), row=row, data=str(data))
             spec.pop("child")
-            child = subprocess.run(
-                [sys.executable, __file__, "--child", json.dumps(spec)],
-                capture_output=True,
-                text=True,
-            )
-            if child.returncode:
-                print(f"{row:<12} failed: {child.stderr.strip().splitlines()[-1]}")
+            r = run_child([__file__, "--child", json.dumps(spec)])
+            if "failed" in r:
+                print(f"{row:<12} failed: {r['failed']}")
                 continue
-            r = json.loads(child.stdout.strip().splitlines()[-1])
             print(
                 f"{row:<12} {r['seconds']:9.2f} {1e3 * r['seconds'] / r['n_iter']:12.1f} "
                 f"{r['n_iter']:10d} {r['loss']:10.6f} {r['J64']:12.6f}"

@@ -26,8 +26,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
-import sys
 import tempfile
 import time
 import warnings
@@ -36,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from _child import run_child
 from scipy.optimize import minimize
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPRegressor
@@ -381,16 +380,7 @@ def kernel_in_use():
 
 
 def spawn_row(spec, env=None):
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-    if out.returncode:
-        lines = out.stderr.strip().splitlines() or ["no output"]
-        return dict(failed=lines[-1])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return run_child([__file__, "--child", json.dumps(spec)], env)
 
 
 # --- the parent: data, checks, table, ratios ---------------------------------------------

@@ -10,14 +10,12 @@ includes the memory-mapped pages it touched).
 """
 
 import argparse
-import json
-import subprocess
-import sys
 import tempfile
 import textwrap
 from pathlib import Path
 
 import numpy as np
+from _child import run_child
 
 CHILD = textwrap.dedent(
     """
@@ -124,15 +122,10 @@ def main():
             f"{'anon +MiB':>10} {'peak RSS MiB':>13}"
         )
         for way in WAYS:
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, way, str(path), str(args.max_iter)],
-                capture_output=True,
-                text=True,
-            )
-            if out.returncode:
-                print(f"{way:<12} failed: {out.stderr.strip().splitlines()[-1]}")
+            r = run_child(["-c", CHILD, way, str(path), str(args.max_iter)])
+            if "failed" in r:
+                print(f"{way:<12} failed: {r['failed']}")
                 continue
-            r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"{way:<12} {r['seconds']:9.1f} {r['seconds'] / args.max_iter:7.2f} "
                 f"{r['loss']:8.4f} {r['anon_mib']:10.0f} {r['peak_rss_mib']:13.0f}"
