@@ -248,16 +248,27 @@ class ElementwiseKernel(Protocol):
     """The kernel contract: the elementwise steps of one pass over a chunk.
 
     A pass over a chunk of rows (:func:`_forward_pass`, :func:`_backward_pass`)
-    is matrix products, always done by NumPy (its BLAS), and the three steps
-    below, done in place on buffers of the chunk by the kernel of the process
+    is matrix products, done by NumPy's BLAS, and the three steps below, done
+    in place on buffers of the chunk by the kernel of the process
     (:func:`skl_sparse_ae._kernels.default_kernel`): NumPy ufuncs, or numba's
     fused loops. Every array is C-contiguous and in the dtype of X, except
     the float64 ``t_sum``; ``scratch`` is a buffer of the shape of the first
     argument that a kernel may use. The notation is that of
     :class:`ChunkWeights`.
+
+    A kernel may also do a thread's whole pass over its chunks itself, the
+    products included (``forward_chunks_``, ``backward_chunks_``: the same
+    sums, from the same BLAS, in one call that holds no GIL); it returns
+    False where it does not, and the step-by-step loop runs. ``bounds`` are
+    the chunks' first and end rows (int64 arrays); ``hidden`` holds T of
+    chunk i in ``hidden[i]`` (shape (chunks, h + 1, step)) if ``stored``,
+    else ``hidden[0]`` is a buffer for T. ``balanced_chunks``: rows may be
+    cut so that every thread gets as many chunks (which moves the chunk
+    boundaries, hence the rounding, with the thread count).
     """
 
     name: str
+    balanced_chunks: bool
 
     def encode_(self, T, b1_half, t_sum):
         """T (h, c) holds Z2ᵀ/2 − b1/2: make it tanh(Z2ᵀ/2) and add its sum
@@ -271,6 +282,14 @@ class ElementwiseKernel(Protocol):
         """d2 (h, c) holds δ3′ (W2/8)ᵀ: make it δ2′ = (d2 + coef)(1 − T²)
         (``coef`` (h,) may be None: no sparsity term) and add its sum over
         the chunk's rows to ``gb1`` (h,)."""
+
+    def forward_chunks_(self, X_in, bounds, hidden, stored, weights, t_sum):
+        """The encoding of :func:`_forward_pass` for these chunks: T into
+        ``hidden``, its sum into ``t_sum``; False if left to the loop."""
+
+    def backward_chunks_(self, X, X_in, bounds, hidden, stored, weights, ws):
+        """The sums of :func:`_backward_pass` for these chunks, added to
+        ``ws.sums`` (its tail terms aside); False if left to the loop."""
 
 
 @dataclass(frozen=True)
@@ -526,14 +545,28 @@ def _chunk_buffers(X, X_in, i, step, ws, stored):
     return X[start:stop], X_in[start:stop], T1
 
 
+def _chunk_bounds(chunks, step, m):
+    """First and end rows of ``chunks`` (int64 arrays), for the kernels' whole passes."""
+    starts = np.arange(chunks.start, chunks.stop, dtype=np.int64) * step
+    return starts, np.minimum(starts + step, m)
+
+
+def _hidden_of(chunks, ws, stored):
+    """The T buffers of ``chunks`` for the kernels' whole passes."""
+    return ws.hidden[np.newaxis] if stored is None else stored[chunks.start : chunks.stop]
+
+
 def _forward_pass(X, X_in, chunks, weights, ws, step, stored):
     """First pass over ``chunks``: add their :class:`HiddenSums` to the
     workspace's (and keep T if ``stored``)."""
-    t_sum, rows = np.zeros(weights.W1.shape[0]), 0
-    for i in chunks:
-        _, Xc_in, T1 = _chunk_buffers(X, X_in, i, step, ws, stored)
-        _encode_chunk(Xc_in, weights, T1[:-1], t_sum)
-        rows += Xc_in.shape[0]
+    t_sum = np.zeros(weights.W1.shape[0])
+    bounds = _chunk_bounds(chunks, step, X.shape[0])
+    rows = int(np.sum(bounds[1] - bounds[0]))
+    hidden = _hidden_of(chunks, ws, stored)
+    if not weights.kernel.forward_chunks_(X_in, bounds, hidden, stored is not None, weights, t_sum):
+        for i in chunks:
+            _, Xc_in, T1 = _chunk_buffers(X, X_in, i, step, ws, stored)
+            _encode_chunk(Xc_in, weights, T1[:-1], t_sum)
     sums = HiddenSums(0.5 * (rows + t_sum), 0.5 * (rows - t_sum))
     # Units whose mean A2 or 1 − A2 over these rows is below the tail bound,
     # i.e. |Σ T| > rows·(1 − 2·bound): rare, and summed again exactly.
@@ -558,6 +591,13 @@ def _backward_pass(X, X_in, chunks, weights, ws, step, stored):
     """Second pass over ``chunks``: squared error and gradient sums."""
     sums, kernel, sparsity = ws.sums, weights.kernel, weights.sparsity
     coef = None if sparsity is None else sparsity.coef
+    bounds = _chunk_bounds(chunks, step, X.shape[0])
+    hidden = _hidden_of(chunks, ws, stored)
+    if kernel.backward_chunks_(X, X_in, bounds, hidden, stored is not None, weights, ws):
+        if sparsity is not None and sparsity.tail.size:
+            for i in chunks:
+                _add_tail_sparsity(X_in[i * step : (i + 1) * step], weights, sums)
+        return
     for i in chunks:
         Xc, Xc_in, T1 = _chunk_buffers(X, X_in, i, step, ws, stored)
         c = Xc.shape[0]
@@ -616,6 +656,19 @@ def _chunks(m, n, h, dtype):
     """Rows per chunk and the number of chunks."""
     step = chunk_rows(n, h, dtype.itemsize, m)
     return step, -(-m // step)
+
+
+def _balanced(m, step, n_chunks, n_workers):
+    """Rows per chunk and chunks, at most ``step`` rows each, so that each of
+    ``n_workers`` threads gets as many chunks: with 7 chunks on 2 threads,
+    one of them waited a chunk's time for the other at each pass."""
+    wanted = -(-n_chunks // n_workers) * n_workers
+    if n_chunks < n_workers or n_chunks == wanted:
+        return step, n_chunks
+    new_step = -(-m // wanted)
+    if -(-m // new_step) != wanted:  # too few rows to cut that finely
+        return step, n_chunks
+    return new_step, wanted
 
 
 def block_hidden_sums(X, params, k=None):
@@ -762,7 +815,10 @@ def evaluate(
     X_in = X if X_input is None else X_input
     params = unpack(theta, n, h, dtype, tied=variant.tied)
     weights = ChunkWeights.make(params, decoder, kernel=kernel, k=variant.k)
+    n_workers = n_workers or n_threads()
     step, n_chunks = _chunks(m, n, h, dtype)
+    if weights.kernel.balanced_chunks:
+        step, n_chunks = _balanced(m, step, n_chunks, n_workers)
 
     if keep_hidden is None:
         keep_hidden = keep_hidden_activations(X, h)
@@ -773,7 +829,7 @@ def evaluate(
     # The chunks are split into one contiguous run per thread; each thread
     # has its own buffers and sums, with single-threaded BLAS, and the sums
     # are added in run order so results are repeatable.
-    runs = contiguous_runs(n_chunks, n_workers or n_threads())
+    runs = contiguous_runs(n_chunks, n_workers)
     workspaces = [_Workspace(step, n, h, dtype, decoder) for _ in runs]
 
     def run(fn, weights):

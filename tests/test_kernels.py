@@ -159,6 +159,112 @@ def test_compiled_kernel_takes_read_only_and_strided_data():
     np.testing.assert_array_equal(read_only, X)  # not modified
 
 
+# --- the whole passes: NumPy's gemm called from the compiled loops ------------------------
+
+
+def _whole_passes_here():
+    return all(numba_kernel._numpy_gemm(dtype) is not None for dtype in (np.float64, np.float32))
+
+
+def test_numpys_gemm_is_found_on_linux():
+    # NumPy's Linux wheels link scipy-openblas64, whose CBLAS names _blas
+    # knows: where CI runs, the whole passes must be what is tested.
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the lookup through NumPy's extension module is only asserted on Linux")
+    single, double = (numba_kernel._numpy_gemm(dtype) for dtype in (np.float32, np.float64))
+    assert single is not None and double is not None
+    assert single[0] != double[0]  # sgemm and dgemm
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("trans_a, trans_b", [(False, False), (True, False), (False, True)])
+def test_compiled_gemm_gives_numpys_products(dtype, trans_a, trans_b):
+    if not _whole_passes_here():
+        pytest.skip("NumPy's gemm is not found on this platform: the loops are not used")
+    blas = numba_kernel._numpy_gemm(dtype)
+    rng = np.random.RandomState(0)
+    M, N, K = 7, 5, 11
+    A = rng.uniform(-1, 1, (K, M) if trans_a else (M, K)).astype(dtype)
+    B = rng.uniform(-1, 1, (N, K) if trans_b else (K, N)).astype(dtype)
+    C = rng.uniform(-1, 1, (M, N)).astype(dtype)
+    expected = 2.0 * (A.T if trans_a else A) @ (B.T if trans_b else B) + 0.5 * C
+    numba_kernel._gemm_for_tests(blas, trans_a, trans_b, dtype(2), A, B, dtype(0.5), C)
+    np.testing.assert_allclose(C, expected, rtol=TOLERANCE[np.dtype(dtype)] * 10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_whole_passes_run_and_agree_with_the_step_by_step_ones(dtype, monkeypatch):
+    if not _whole_passes_here():
+        pytest.skip("NumPy's gemm is not found on this platform: the loops are not used")
+    X, theta = _problem(m=2111, dtype=dtype, dying_units=2)
+    kernel = numba_kernel.NumbaKernel()
+    calls = []
+    monkeypatch.setattr(
+        numba_kernel, "_backward_chunks", _counted(numba_kernel._backward_chunks, calls)
+    )
+    with config_context(working_memory=0.1):
+        whole = _objective.evaluate(theta, X, 25, 0.01, 3.0, 1e-4, "logistic", kernel=kernel)
+        assert calls  # the whole passes ran
+        monkeypatch.setattr(numba_kernel, "_whole_pass_gemm", lambda *args: None)
+        steps = _objective.evaluate(theta, X, 25, 0.01, 3.0, 1e-4, "logistic", kernel=kernel)
+    _assert_agree(whole, steps, dtype)
+
+
+def _counted(function, calls):
+    def counted(*args):
+        calls.append(1)
+        return function(*args)
+
+    return counted
+
+
+def test_compiled_kernel_without_numpys_gemm_does_the_passes_step_by_step(monkeypatch):
+    X, theta = _problem(m=1000)
+    expected = _evaluate("numpy", theta, X, 25, "logistic", 3.0)
+    monkeypatch.setattr(numba_kernel._blas, "find_gemm", lambda: None)
+    numba_kernel._numpy_gemm.cache_clear()
+    try:
+        assert numba_kernel._numpy_gemm(np.float64) is None
+        _assert_agree(_evaluate("numba", theta, X, 25, "logistic", 3.0), expected, X.dtype)
+    finally:
+        numba_kernel._numpy_gemm.cache_clear()
+
+
+def test_gemm_lookup_gives_up_when_unsure(monkeypatch):
+    from skl_sparse_ae._kernels import _blas
+
+    class NoSymbols:
+        def __init__(self, path):
+            pass
+
+    monkeypatch.setattr(_blas.ctypes, "CDLL", NoSymbols)
+    assert _blas.find_gemm() is None
+
+    class PlainNames:  # 32-bit-integer names, but a build that says ILP64
+        def __init__(self, path):
+            self.cblas_sgemm = self.cblas_dgemm = _blas.ctypes.CFUNCTYPE(None)(lambda: None)
+
+    monkeypatch.setattr(_blas.ctypes, "CDLL", PlainNames)
+    monkeypatch.setattr(_blas, "_plain_names_are_ilp64", lambda: True)
+    assert _blas.find_gemm() is None
+    monkeypatch.setattr(_blas, "_plain_names_are_ilp64", lambda: False)
+    assert _blas.find_gemm().ilp64 is False
+
+
+@pytest.mark.parametrize("m, step, n_workers", [(10_000, 1472, 2), (2111, 300, 3), (1000, 400, 2)])
+def test_balanced_chunks_give_each_thread_as_many(m, step, n_workers):
+    before = -(-m // step)
+    new_step, n_chunks = _objective._balanced(m, step, before, n_workers)
+    assert new_step <= step and (n_chunks - 1) * new_step < m <= n_chunks * new_step
+    assert n_chunks == -(-before // n_workers) * n_workers  # no more chunks than needed
+
+
+def test_balanced_chunks_leave_what_cannot_be_evened_alone():
+    assert _objective._balanced(10_000, 1250, 8, 2) == (1250, 8)  # already even
+    assert _objective._balanced(100, 200, 1, 2) == (200, 1)  # fewer chunks than threads
+    assert _objective._balanced(10, 2, 5, 4) == (2, 5)  # 8 chunks of 10 rows: not with one step
+
+
 # --- determinism, threads, forks ---------------------------------------------------------
 
 

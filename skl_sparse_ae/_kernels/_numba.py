@@ -20,13 +20,18 @@ assumes infinities or NaN away.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
 import math
 from types import SimpleNamespace
 
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
+from numba.core import cgutils
 from numba.extending import intrinsic, overload
+
+from .._objective import _hidden_rows, _leading
+from . import _blas
 
 _JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
 
@@ -193,11 +198,217 @@ def _hidden_delta(d2, T, coef):
             row[i] = (row[i] + cj) * (one - t[i] * t[i])  # δ2′
 
 
+# --- whole passes over a thread's chunks, products included -----------------------------
+# One compiled call per pass and thread holds no GIL from its first chunk to
+# its last. Called step by step from Python, the two threads of the UFLDL
+# exercise (float32, ~15 calls per chunk) lost a third of their time taking
+# turns at the GIL (each chunk 0.9 ms on two threads against 0.6 ms on one).
+
+
+@intrinsic
+def _gemm(typingctx, address, ilp64, trans_a, trans_b, alpha, A, B, beta, C):
+    """C = alpha·op(A)·op(B) + beta·C for C-contiguous 2-D arrays (a row
+    slice of one included), by the CBLAS ``?gemm`` at ``address`` (row-major;
+    see :mod:`._blas`); ``ilp64``: its integers are 64-bit. The sizes and
+    leading dimensions come from the shapes."""
+    arrays = (A, B, C)
+    if not all(isinstance(a, types.Array) and a.ndim == 2 and a.dtype == alpha for a in arrays):
+        return None
+    signature = types.void(address, ilp64, trans_a, trans_b, alpha, A, B, beta, C)
+
+    def codegen(context, builder, signature, args):
+        address, ilp64, trans_a, trans_b, alpha, A, B, beta, C = args
+        i8p, i32, i64 = ir.IntType(8).as_pointer(), ir.IntType(32), ir.IntType(64)
+        real = context.get_value_type(signature.args[4])
+        views = [
+            context.make_array(signature.args[k])(context, builder, value)
+            for k, value in ((5, A), (6, B), (8, C))
+        ]
+        (a0, a1), (_, b1), (c0, c1) = (cgutils.unpack_tuple(builder, v.shape, 2) for v in views)
+        pointers = [builder.bitcast(v.data, i8p) for v in views]
+        flags = [
+            context.cast(builder, f, signature.args[k], types.boolean)
+            for k, f in ((2, trans_a), (3, trans_b))
+        ]
+        K = builder.select(flags[0], a0, a1)  # op(A) is M × K
+        mode = [
+            builder.select(f, ir.Constant(i32, _blas.TRANS), ir.Constant(i32, _blas.NO_TRANS))
+            for f in flags
+        ]
+
+        def call(index):
+            sizes = [
+                builder.trunc(x, index) if index.width < 64 else x for x in (c0, c1, K, a1, b1, c1)
+            ]
+            M, N, K_, lda, ldb, ldc = sizes
+            function_type = ir.FunctionType(
+                ir.VoidType(),
+                [
+                    i32,
+                    i32,
+                    i32,
+                    index,
+                    index,
+                    index,
+                    real,
+                    i8p,
+                    index,
+                    i8p,
+                    index,
+                    real,
+                    i8p,
+                    index,
+                ],
+            )
+            function = builder.inttoptr(address, function_type.as_pointer())
+            row_major = ir.Constant(i32, _blas.ROW_MAJOR)
+            builder.call(
+                function,
+                [
+                    row_major,
+                    *mode,
+                    M,
+                    N,
+                    K_,
+                    alpha,
+                    pointers[0],
+                    lda,
+                    pointers[1],
+                    ldb,
+                    beta,
+                    pointers[2],
+                    ldc,
+                ],
+            )
+
+        wide = context.cast(builder, ilp64, signature.args[1], types.boolean)
+        with builder.if_else(wide) as (then, otherwise):
+            with then:
+                call(i64)
+            with otherwise:
+                call(i32)
+        return context.get_dummy_value()
+
+    return signature, codegen
+
+
+_NO_TRANS, _TRANS = _blas.NO_TRANS, _blas.TRANS
+
+
+# The buffers of the chunks' T (``hidden``, shape (chunks or 1, h + 1,
+# step)) and of δ2 hold ``step`` rows; the shorter last chunk of X uses
+# ``last_T1`` and ``last_delta2``, C-contiguous views of their leading
+# elements made by NumPy (reshaping here would double the compile time).
+
+
+@njit(**_JIT_OPTIONS)
+def _forward_chunks(blas, X_in, starts, stops, hidden, last_T1, stored, W1_half, b1_half, t_sum):
+    """The first pass over chunks (``_objective._forward_pass``): Σ T into
+    ``t_sum``; T of chunk i kept in ``hidden[i]`` if ``stored``, else
+    ``hidden[0]`` is scratch."""
+    address, ilp64 = blas
+    last = starts.size - 1
+    one, zero = W1_half.dtype.type(1), W1_half.dtype.type(0)
+    for i in range(starts.size):
+        T1 = last_T1 if i == last else hidden[i if stored else 0]
+        T = T1[:-1]  # T1 = [tanh(Xc_in (W1/2)ᵀ + b1/2)ᵀ ; 1]
+        _gemm(address, ilp64, False, True, one, W1_half, X_in[starts[i] : stops[i]], zero, T)
+        _encode(T, b1_half)
+        T1[-1] = one
+        _sum_rows(T, t_sum)
+
+
+@njit(**_JIT_OPTIONS)
+def _backward_chunks(
+    blas, X, X_in, starts, stops, hidden, last_T1, stored, weights, logistic, buffers, sums
+):
+    """The second pass over chunks (``_objective._backward_pass``): the
+    chunks' sums added to ``sums = (G, gW1, gb1)``; returns their Σ s² (or
+    Σ‖X̂ − X‖²). ``weights = (W1_half, b1_half, V, W2_scaled, coef)``,
+    ``buffers = (visible, delta2, last_delta2)``."""
+    W1_half, b1_half, V, W2_scaled, coef = weights
+    visible, delta2, last_delta2 = buffers
+    G, gW1, gb1 = sums
+    address, ilp64 = blas
+    one, zero = V.dtype.type(1), V.dtype.type(0)
+    squares, last = 0.0, starts.size - 1
+    for i in range(starts.size):
+        Xc, Xc_in = X[starts[i] : stops[i]], X_in[starts[i] : stops[i]]
+        T1 = last_T1 if i == last else hidden[i if stored else 0]
+        if not stored:  # as in the first pass
+            _gemm(address, ilp64, False, True, one, W1_half, Xc_in, zero, T1[:-1])
+            _encode(T1[:-1], b1_half)
+            T1[-1] = one
+        d3 = visible[: Xc.shape[0]]
+        _gemm(address, ilp64, True, False, one, T1, V, zero, d3)  # Z3/2 (or Z3)
+        if logistic:
+            squares += _logistic_output_delta(d3, Xc)
+        else:
+            squares += _identity_output_delta(d3, Xc)
+        d2 = last_delta2 if i == last else delta2
+        _gemm(address, ilp64, False, True, one, W2_scaled, d3, zero, d2)
+        _hidden_delta(d2, T1[:-1], coef)
+        _sum_rows(d2, gb1)
+        _gemm(address, ilp64, False, False, one, T1, d3, one, G)
+        _gemm(address, ilp64, False, False, one, d2, Xc_in, one, gW1)
+    return squares
+
+
+@functools.cache
+def _numpy_gemm(dtype):
+    """``(address, ilp64)`` of NumPy's gemm for ``dtype`` (see :mod:`._blas`)
+    if it is found and encodes a small problem as NumPy does, else None;
+    looked up once per process and dtype. The check runs the forward loop
+    itself, which a fit compiles anyway."""
+    gemm = _blas.find_gemm()
+    if gemm is None:
+        return None
+    blas, dtype = (gemm.address(dtype), gemm.ilp64), np.dtype(dtype)
+    rng = np.random.RandomState(0)
+    X, W = rng.uniform(-1, 1, (7, 5)).astype(dtype), rng.uniform(-1, 1, (3, 5)).astype(dtype)
+    b = rng.uniform(-1, 1, 3).astype(dtype)
+    hidden, t_sum = np.full((1, 4, 7), np.nan, dtype=dtype), np.zeros(3)
+    bounds = np.array([0], dtype=np.int64), np.array([7], dtype=np.int64)
+    _forward_chunks(blas, X, *bounds, hidden, hidden[0], True, W, b, t_sum)
+    if not np.allclose(hidden[0, :3], np.tanh(W @ X.T + b[:, np.newaxis]), rtol=1e-5, atol=1e-6):
+        return None
+    return blas
+
+
 class NumbaKernel:
-    """The elementwise steps of :class:`skl_sparse_ae._objective.ElementwiseKernel`
-    as compiled loops (``scratch`` buffers are not needed)."""
+    """The steps of :class:`skl_sparse_ae._objective.ElementwiseKernel` as
+    compiled loops (``scratch`` buffers are not needed), and whole passes
+    over chunks, products included, when NumPy's BLAS can be called from
+    them (see :mod:`._blas`) and the model has no k-sparse codes."""
 
     name = "numba"
+    balanced_chunks = True
+
+    def forward_chunks_(self, X_in, bounds, hidden, stored, weights, t_sum):
+        blas = _whole_pass_gemm(weights, X_in)
+        if blas is None:
+            return False
+        last_T1 = _last(hidden, stored, bounds)
+        X_in = np.asarray(X_in)  # a memory map as the array it is
+        weights_ = weights.W1_half, weights.b1_half
+        _forward_chunks(blas, X_in, *bounds, hidden, last_T1, stored, *weights_, t_sum)
+        return True
+
+    def backward_chunks_(self, X, X_in, bounds, hidden, stored, weights, ws):
+        blas = _whole_pass_gemm(weights, X, X_in)
+        if blas is None:
+            return False
+        sparsity, sums = weights.sparsity, ws.sums
+        coef = np.zeros(len(weights.b1), X.dtype) if sparsity is None else sparsity.coef
+        arrays = (
+            (weights.W1_half, weights.b1_half, weights.V, weights.W2_scaled, coef),
+            weights.decoder == "logistic",
+            (ws.visible, ws.delta2, _leading(ws.delta2, _last_rows(bounds))),
+            (sums.G, sums.gW1, sums.gb1),
+        )
+        X, X_in, last_T1 = np.asarray(X), np.asarray(X_in), _last(hidden, stored, bounds)
+        sums.sq += _backward_chunks(blas, X, X_in, *bounds, hidden, last_T1, stored, *arrays)
+        return True
 
     def encode_(self, T, b1_half, t_sum):
         _encode(T, b1_half)
@@ -215,3 +426,28 @@ class NumbaKernel:
             coef = np.zeros(d2.shape[0], dtype=d2.dtype)
         _hidden_delta(d2, T, coef)
         _sum_rows(d2, gb1)
+
+
+def _last_rows(bounds):
+    starts, stops = bounds
+    return int(stops[-1] - starts[-1])
+
+
+def _last(hidden, stored, bounds):
+    """[T; 1] of the last of the chunks: the leading elements of its buffer."""
+    return _hidden_rows(hidden[-1 if stored else 0], _last_rows(bounds))
+
+
+def _whole_pass_gemm(weights, *arrays):
+    """NumPy's gemm (``(address, ilp64)``) if the whole-pass loops apply (no
+    k-sparse codes, rows of X contiguous), else None: the step-by-step
+    passes run instead."""
+    if weights.k is not None or not all(a.flags.c_contiguous for a in arrays):
+        return None
+    return _numpy_gemm(arrays[0].dtype)
+
+
+@njit(**_JIT_OPTIONS)
+def _gemm_for_tests(blas, trans_a, trans_b, alpha, A, B, beta, C):
+    """:func:`_gemm` called from Python (for the tests)."""
+    _gemm(blas[0], blas[1], trans_a, trans_b, alpha, A, B, beta, C)

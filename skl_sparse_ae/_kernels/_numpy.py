@@ -60,10 +60,17 @@ def tanh_(a):
 
 
 class NumpyKernel:
-    """The elementwise steps of :class:`skl_sparse_ae._objective.ElementwiseKernel`
-    as NumPy ufunc passes (they use the ``scratch`` buffers)."""
+    """The steps of :class:`skl_sparse_ae._objective.ElementwiseKernel` as
+    NumPy ufunc passes (they use the ``scratch`` buffers); no whole passes."""
 
     name = "numpy"
+    balanced_chunks = False  # its fits keep the chunk boundaries they always had
+
+    def forward_chunks_(self, X_in, bounds, hidden, stored, weights, t_sum):
+        return False  # the products stay NumPy calls, step by step
+
+    def backward_chunks_(self, X, X_in, bounds, hidden, stored, weights, ws):
+        return False
 
     def encode_(self, T, b1_half, t_sum):
         T += b1_half[:, np.newaxis]
