@@ -19,6 +19,13 @@ time of K fits and the peak memory growth during them, beyond the data (VmHWM re
 at the start: getrusage's ru_maxrss would start at the parent's memory). The final J
 of every row is re-evaluated by the float64 NumPy port at the weights it returned, so
 all J are comparable.
+
+After each table, "evaluations alone": the median time of one evaluation of the
+objective with each kernel against that of the five products, measured in alternating
+blocks in one fresh process, so that a change in the machine's speed during the run
+(other tenants of a virtual machine) hits both sides alike. It leaves out what a fit
+adds per evaluation: L-BFGS-B's own work (about 0.6 ms per evaluation for the 3 289
+parameters of the UFLDL case, measured with a trivial objective).
 """
 
 import argparse
@@ -265,28 +272,83 @@ def fit_mlp(X, theta0, case, n_iter):
     )
 
 
+def five_products(X, h):
+    """A function doing the five products of one evaluation, on preallocated arrays."""
+    m, n = X.shape
+    rng = np.random.RandomState(0)
+    W1, W2T = (rng.uniform(-0.1, 0.1, (h, n)).astype(X.dtype) for _ in range(2))
+    A2, delta2 = (rng.uniform(0, 1, (m, h)).astype(X.dtype) for _ in range(2))
+    delta3 = rng.uniform(-0.1, 0.1, (m, n)).astype(X.dtype)
+    out_mh, out_mn, out_hn = np.empty_like(A2), np.empty_like(delta3), np.empty_like(W1)
+
+    def products():
+        np.matmul(X, W1.T, out=out_mh)  # X W1ᵀ
+        np.matmul(A2, W2T, out=out_mn)  # A2 W2ᵀ
+        np.matmul(delta3, W2T.T, out=out_mh)  # δ3 W2
+        np.matmul(A2.T, delta3, out=out_hn)  # (δ3ᵀ A2)ᵀ
+        np.matmul(delta2.T, X, out=out_hn)  # δ2ᵀ X
+
+    return products
+
+
 def fit_floor(X, theta0, case, n_iter, budget_seconds=1.0):
     """The five products of one evaluation on preallocated arrays, x n_iter.
 
     The best of as many repetitions as fit in the time budget (at least 5): a floor
     is what the products cost when nothing else interferes.
     """
-    m, n = X.shape
-    rng = np.random.RandomState(0)
-    W1, W2T = (rng.uniform(-0.1, 0.1, (case.h, n)).astype(X.dtype) for _ in range(2))
-    A2, delta2 = (rng.uniform(0, 1, (m, case.h)).astype(X.dtype) for _ in range(2))
-    delta3 = rng.uniform(-0.1, 0.1, (m, n)).astype(X.dtype)
-    out_mh, out_mn, out_hn = np.empty_like(A2), np.empty_like(delta3), np.empty_like(W1)
+    products = five_products(X, case.h)
     times, deadline = [], time.perf_counter() + budget_seconds
     while len(times) < 5 or time.perf_counter() < deadline:
         start = time.perf_counter()
-        np.matmul(X, W1.T, out=out_mh)  # X W1ᵀ
-        np.matmul(A2, W2T, out=out_mn)  # A2 W2ᵀ
-        np.matmul(delta3, W2T.T, out=out_mh)  # δ3 W2
-        np.matmul(A2.T, delta3, out=out_hn)  # (δ3ᵀ A2)ᵀ
-        np.matmul(delta2.T, X, out=out_hn)  # δ2ᵀ X
+        products()
         times.append(time.perf_counter() - start)
     return dict(iters=n_iter, evals=n_iter, own_loss=None, theta=None, seconds=min(times) * n_iter)
+
+
+def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
+    """Median time of one objective evaluation per kernel and of the five products,
+    measured in alternating blocks of ``block`` calls over ``rounds`` rounds in this
+    process: a drift of the machine's speed (other tenants) hits all alike. The
+    evaluations run as in a fit (library pools held at one thread, the objective's
+    own threads); the products with BLAS's threads. No L-BFGS-B bookkeeping."""
+    from skl_sparse_ae._kernels import kernel_named
+    from skl_sparse_ae._parallel import single_threaded_libraries
+
+    def evaluations(kernel):
+        def run():
+            out = []
+            with single_threaded_libraries():
+                for _ in range(block):
+                    start = time.perf_counter()
+                    _objective.evaluate(
+                        theta0, X, case.h, case.rho, case.beta, case.lam, "logistic", kernel=kernel
+                    )
+                    out.append(time.perf_counter() - start)
+            return out
+
+        return run
+
+    def floor_block():
+        out = []
+        for _ in range(block):
+            start = time.perf_counter()
+            products()
+            out.append(time.perf_counter() - start)
+        return out
+
+    products = five_products(X, case.h)
+    runs = {"floor": floor_block, **{k: evaluations(kernel_named(k)) for k in kernels}}
+    times = {name: [] for name in runs}
+    for run in runs.values():
+        run()  # compiled, threads made
+    for _ in range(rounds):
+        for name, run in runs.items():
+            # OpenBLAS's threads spin for a while after the products (~0.1 s):
+            # let them sleep before the next block, or they take its cores.
+            time.sleep(0.3)
+            times[name] += run()
+    return {name: float(np.median(t)) for name, t in times.items()}
 
 
 FITS = {
@@ -344,6 +406,15 @@ class PeakMemory:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def run_evaluations(spec):
+    """:func:`evaluations_against_the_floor` in this (fresh) process."""
+    case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
+    X, theta0 = np.load(spec["data"]), np.load(spec["theta0"])
+    return evaluations_against_the_floor(
+        X, theta0, case, spec["kernels"], spec["rounds"], spec["block"]
+    )
+
+
 def run_row(spec):
     """Best of `repeat` fits and the peak memory growth beyond X, in this process."""
     case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
@@ -381,6 +452,25 @@ def kernel_in_use():
 
 def spawn_row(spec, env=None):
     return run_child([__file__, "--child", json.dumps(spec)], env)
+
+
+def print_evaluations(folder, case, dtype, kernels, quick):
+    """The objective alone against the five products, interleaved, in a fresh process."""
+    spec = dict(
+        case=asdict(case),
+        data=str(folder / f"X_{dtype}.npy"),
+        theta0=str(folder / "theta0.npy"),
+        kernels=kernels,
+        rounds=3 if quick else (15 if case.m <= 10_000 else 4),
+        block=20 if case.m <= 10_000 else 1,
+    )
+    result = run_child([__file__, "--evaluations", json.dumps(spec)])
+    if "failed" in result:
+        print(f"evaluations alone {dtype}: failed: {result['failed']}")
+        return
+    floor = result.pop("floor")
+    text = ", ".join(f"{k} {1e3 * t:.2f} ms = {t / floor:.2f}x" for k, t in result.items())
+    print(f"evaluations alone {dtype} (medians, interleaved): floor {1e3 * floor:.2f} ms; {text}")
 
 
 # --- the parent: data, checks, table, ratios ---------------------------------------------
@@ -462,6 +552,8 @@ def run_case(name, args, have_torch):
                     row["J"] = final_J(folder / "theta_out.npy", X64, case)
                 rows[(impl, dtype)] = row
         print_table(rows, n_iter)
+        for dtype in case.dtypes:
+            print_evaluations(folder, case, dtype, kernels, args.quick)
     return rows
 
 
@@ -611,9 +703,13 @@ def main():
         help="also time the skl-sparse-ae of this checkout (its NumPy kernel), e.g. main's",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--evaluations", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_row(json.loads(args.child))))
+        return
+    if args.evaluations:
+        print(json.dumps(run_evaluations(json.loads(args.evaluations))))
         return
     if args.baseline and not (Path(args.baseline) / "skl_sparse_ae" / "__init__.py").exists():
         parser.error(f"--baseline {args.baseline}: no skl_sparse_ae package in it")
