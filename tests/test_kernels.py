@@ -192,6 +192,19 @@ def test_compiled_gemm_gives_numpys_products(dtype, trans_a, trans_b):
     np.testing.assert_allclose(C, expected, rtol=TOLERANCE[np.dtype(dtype)] * 10)
 
 
+def test_compiled_gemm_refuses_arrays_that_are_not_c_contiguous():
+    # Its leading dimensions come from the shapes: a strided array must not compile.
+    if not _whole_passes_here():
+        pytest.skip("NumPy's gemm is not found on this platform: the loops are not used")
+    from numba.core.errors import TypingError
+
+    blas = numba_kernel._numpy_gemm(np.float64)
+    A, B, C = np.asfortranarray(np.ones((3, 4))), np.ones((4, 2)), np.zeros((3, 2))
+    with pytest.raises(TypingError):
+        numba_kernel._gemm_for_tests(blas, False, False, 1.0, A, B, 0.0, C)
+    assert not C.any()
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_whole_passes_run_and_agree_with_the_step_by_step_ones(dtype, monkeypatch):
     if not _whole_passes_here():

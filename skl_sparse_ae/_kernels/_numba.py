@@ -207,12 +207,15 @@ def _hidden_delta(d2, T, coef):
 
 @intrinsic
 def _gemm(typingctx, address, ilp64, trans_a, trans_b, alpha, A, B, beta, C):
-    """C = alpha·op(A)·op(B) + beta·C for C-contiguous 2-D arrays (a row
-    slice of one included), by the CBLAS ``?gemm`` at ``address`` (row-major;
-    see :mod:`._blas`); ``ilp64``: its integers are 64-bit. The sizes and
-    leading dimensions come from the shapes."""
+    """C = alpha·op(A)·op(B) + beta·C for C-contiguous 2-D arrays by the
+    CBLAS ``?gemm`` at ``address`` (row-major; see :mod:`._blas`); ``ilp64``:
+    its integers are 64-bit. The sizes and leading dimensions come from the
+    shapes (an array of another layout does not compile)."""
     arrays = (A, B, C)
-    if not all(isinstance(a, types.Array) and a.ndim == 2 and a.dtype == alpha for a in arrays):
+    if not all(
+        isinstance(a, types.Array) and a.ndim == 2 and a.layout == "C" and a.dtype == alpha
+        for a in arrays
+    ):
         return None
     signature = types.void(address, ilp64, trans_a, trans_b, alpha, A, B, beta, C)
 
@@ -237,49 +240,18 @@ def _gemm(typingctx, address, ilp64, trans_a, trans_b, alpha, A, B, beta, C):
         ]
 
         def call(index):
-            sizes = [
-                builder.trunc(x, index) if index.width < 64 else x for x in (c0, c1, K, a1, b1, c1)
-            ]
+            sizes = (c0, c1, K, a1, b1, c1)
+            if index.width < 64:
+                sizes = [builder.trunc(x, index) for x in sizes]
             M, N, K_, lda, ldb, ldc = sizes
-            function_type = ir.FunctionType(
-                ir.VoidType(),
-                [
-                    i32,
-                    i32,
-                    i32,
-                    index,
-                    index,
-                    index,
-                    real,
-                    i8p,
-                    index,
-                    i8p,
-                    index,
-                    real,
-                    i8p,
-                    index,
-                ],
+            a, b, c = pointers
+            argument_types = (
+                [i32] * 3 + [index] * 3 + [real, i8p, index, i8p, index, real, i8p, index]
             )
+            function_type = ir.FunctionType(ir.VoidType(), argument_types)
             function = builder.inttoptr(address, function_type.as_pointer())
-            row_major = ir.Constant(i32, _blas.ROW_MAJOR)
-            builder.call(
-                function,
-                [
-                    row_major,
-                    *mode,
-                    M,
-                    N,
-                    K_,
-                    alpha,
-                    pointers[0],
-                    lda,
-                    pointers[1],
-                    ldb,
-                    beta,
-                    pointers[2],
-                    ldc,
-                ],
-            )
+            order = ir.Constant(i32, _blas.ROW_MAJOR)
+            builder.call(function, [order, *mode, M, N, K_, alpha, a, lda, b, ldb, beta, c, ldc])
 
         wide = context.cast(builder, ilp64, signature.args[1], types.boolean)
         with builder.if_else(wide) as (then, otherwise):
@@ -390,8 +362,8 @@ class NumbaKernel:
             return False
         last_T1 = _last(hidden, stored, bounds)
         X_in = np.asarray(X_in)  # a memory map as the array it is
-        weights_ = weights.W1_half, weights.b1_half
-        _forward_chunks(blas, X_in, *bounds, hidden, last_T1, stored, *weights_, t_sum)
+        encoder = weights.W1_half, weights.b1_half
+        _forward_chunks(blas, X_in, *bounds, hidden, last_T1, stored, *encoder, t_sum)
         return True
 
     def backward_chunks_(self, X, X_in, bounds, hidden, stored, weights, ws):
