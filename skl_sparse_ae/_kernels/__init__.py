@@ -3,7 +3,8 @@
 The contract is :class:`skl_sparse_ae._objective.ElementwiseKernel`. Two
 kernels implement it: NumPy's ufuncs (always there; the reference) and
 numba's compiled loops (the optional ``numba`` extra), which is used when
-numba can be imported.
+numba can be imported and also makes whole passes over chunks, products
+included, in one call.
 
 The environment variable ``SKL_SPARSE_AE_KERNEL`` overrides the choice:
 ``numpy`` forces the NumPy kernel, ``numba`` demands the compiled one (an

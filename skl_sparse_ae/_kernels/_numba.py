@@ -1,4 +1,6 @@
-"""The numba kernel: each elementwise step of the objective as one fused loop.
+"""The numba kernel: each elementwise step of the objective as one fused loop,
+and each worker thread's whole pass over its chunks as one compiled call
+that calls NumPy's own ``gemm`` for the products (see :mod:`._blas`).
 
 Compiled by numba (the optional ``numba`` extra) on first use, for the dtypes
 used, and cached on disk, so the compile cost (seconds) is paid once per
