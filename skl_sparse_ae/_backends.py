@@ -69,11 +69,18 @@ class NumPyBackend:
     def numpy_dtype(X):
         return X.dtype
 
+    @staticmethod
+    def solver_options():
+        """Keyword arguments of ``evaluate`` for all the evaluations of one
+        solver run: buffers kept from one evaluation to the next."""
+        return {"buffers": _objective.EvaluationBuffers()}
+
 
 class DaskBackend(NumPyBackend):
     """Dask arrays of NumPy blocks: the NumPy kernel on each block."""
 
     evaluate = staticmethod(_dask.evaluate)
+    solver_options = staticmethod(dict)  # the blocks' buffers live on the workers
 
 
 NUMPY = NumPyBackend()

@@ -234,6 +234,7 @@ class ArrayAPIBackend:
 
     is_numpy = False
     limit_threads = False  # the library brings its own threads (BLAS, OpenMP, GPU)
+    solver_options = staticmethod(dict)  # no buffers kept between evaluations
 
     def __init__(self, xp, device):
         self.xp = xp

@@ -178,7 +178,7 @@ def lbfgs(
         last.update(theta=theta.copy(), loss=loss, rho_hat=rho_hat)
         return loss, backend.to_host(grad)
 
-    options = objective_options(variant, X_input)
+    options = {**objective_options(variant, X_input), **backend.solver_options()}
     result, loss_curve = minimize_lbfgs(
         objective,
         backend.to_host(pack(backend, params0, variant)),
@@ -386,6 +386,7 @@ def adam(
     m, n_features = X.shape
     loss_curve = [] if loss_curve is None else loss_curve
     xp = backend.xp
+    run_options = backend.solver_options()
 
     def step(rows):
         batch = backend.take_rows(X, rows)
@@ -408,6 +409,7 @@ def adam(
             decoder,
             rho_hat_prior=(estimate, 1.0),  # the KL term at the estimate
             **objective_options(variant, batch_in),
+            **run_options,
         )
         state.rho_hat_average = estimate
         state.previous_theta = xp.asarray(state.theta, copy=True)

@@ -203,3 +203,59 @@ def test_callers_thread_limits_still_work_after_a_fit():
     with threadpool_limits(limits=1, user_api="blas"):
         assert blas_threads() == {1}
     assert blas_threads() == before
+
+
+@pytest.mark.parametrize("keep_hidden", [True, False])
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_buffers_kept_between_evaluations_change_nothing(keep_hidden, n_workers):
+    # Several chunks with a short last one: its leading elements are written
+    # over the row of ones of a full chunk's buffer, which must be whole again
+    # at the next evaluation.
+    X, theta = _problem(m=1003)
+    other = theta + np.random.RandomState(1).normal(scale=0.1, size=theta.size)
+    args = (X, N_COMPONENTS, 0.1, 3.0, 1e-3, "logistic")
+    options = dict(keep_hidden=keep_hidden, n_workers=n_workers)
+    buffers = _objective.EvaluationBuffers()
+    with config_context(working_memory=0.05):
+        assert _objective.chunk_rows(X.shape[1], N_COMPONENTS, 8, 1003) < 400
+        for point in (theta, other, theta):
+            shared = _objective.evaluate(point, *args, buffers=buffers, **options)
+            fresh = _objective.evaluate(point, *args, **options)
+            assert shared[0] == fresh[0]
+            np.testing.assert_array_equal(shared[1], fresh[1])
+            np.testing.assert_array_equal(shared[2], fresh[2])
+
+
+def test_buffers_follow_the_shapes_and_keep_the_two_latest():
+    buffers = _objective.EvaluationBuffers()
+    made = []
+
+    def get(key):
+        return buffers.get("kind", key, lambda: made.append(key) or np.zeros(3))
+
+    first, second = get((1,)), get((2,))
+    assert get((1,)) is first and get((2,)) is second and made == [(1,), (2,)]
+    get((3,))  # the oldest, (1,), goes
+    assert get((2,)) is second and get((1,)) is not first
+    assert made == [(1,), (2,), (3,), (1,)]
+
+
+def test_solvers_reuse_the_buffers_of_their_evaluations(monkeypatch):
+    from skl_sparse_ae import SparseAutoencoder
+
+    X, _ = _problem(m=300)
+    made = []
+    original = _objective.EvaluationBuffers.get
+
+    def counted(self, kind, key, make):
+        return original(self, kind, key, lambda: made.append(kind) or make())
+
+    monkeypatch.setattr(_objective.EvaluationBuffers, "get", counted)
+    # L-BFGS: one shape. Adam: batches of 200 and 100 rows, then J on all rows
+    # once at the end (its exact loss_); 2 kinds of buffer per shape.
+    for solver, evaluations, kinds in (("lbfgs", 6, 2), ("adam", 11, 6)):
+        made.clear()
+        model = SparseAutoencoder(N_COMPONENTS, solver=solver, max_iter=5, random_state=0)
+        with pytest.warns(Warning):  # ConvergenceWarning: max_iter
+            model.fit(X)
+        assert len(made) == kinds < evaluations, solver  # made once per shape
