@@ -315,30 +315,31 @@ def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
     from skl_sparse_ae._kernels import kernel_named
     from skl_sparse_ae._parallel import single_threaded_libraries
 
-    def evaluations(kernel):
-        def run():
-            out = []
-            with single_threaded_libraries():
-                for _ in range(block):
-                    start = time.perf_counter()
-                    _objective.evaluate(
-                        theta0, X, case.h, case.rho, case.beta, case.lam, "logistic", kernel=kernel
-                    )
-                    out.append(time.perf_counter() - start)
-            return out
-
-        return run
-
-    def floor_block():
+    def timed_block(call):
         out = []
         for _ in range(block):
             start = time.perf_counter()
-            products()
+            call()
             out.append(time.perf_counter() - start)
         return out
 
+    def evaluations(kernel):
+        def evaluation():
+            _objective.evaluate(
+                theta0, X, case.h, case.rho, case.beta, case.lam, "logistic", kernel=kernel
+            )
+
+        def run():
+            with single_threaded_libraries():
+                return timed_block(evaluation)
+
+        return run
+
     products = five_products(X, case.h)
-    runs = {"floor": floor_block, **{k: evaluations(kernel_named(k)) for k in kernels}}
+    runs = {
+        "floor": lambda: timed_block(products),
+        **{k: evaluations(kernel_named(k)) for k in kernels},
+    }
     times = {name: [] for name in runs}
     for run in runs.values():
         run()  # compiled, threads made

@@ -469,13 +469,12 @@ class _Workspace:
         self.hidden_scratch = np.empty((h, rows), dtype=dtype)
         self.sums = Sums.zeros(n, h, dtype, decoder, n_tail)
         self.hidden_sums = HiddenSums.zeros(h)  # over the rows seen
-        self._sizes = (n, h, dtype, decoder)
 
     def restart(self):
         """Zero sums, and the row of ones again (a short last chunk wrote its
         leading elements over it): the buffers of another evaluation."""
-        n, h, dtype, decoder = self._sizes
-        self.sums = Sums.zeros(n, h, dtype, decoder)
+        h, n = self.delta2.shape[0], self.visible.shape[1]
+        self.sums = Sums.zeros(n, h, self.visible.dtype, self.sums.decoder)
         self.hidden_sums = HiddenSums.zeros(h)
         self.hidden[-1] = 1.0
         return self
@@ -871,8 +870,9 @@ def evaluate(
     stored = None
     if keep_hidden:
         shape = (n_chunks, h + 1, step)
+        # Its rows of ones stay: only the last chunk's block is used short,
+        # and that one is laid out (ones included) afresh each time.
         stored = buffers.get("hidden", (shape, dtype), lambda: _hidden_buffer(shape, dtype))
-        stored[:, -1] = 1.0  # as the workspaces' (see _Workspace.restart)
 
     # The chunks are split into one contiguous run per thread; each thread
     # has its own buffers and sums, with single-threaded BLAS, and the sums
