@@ -1,7 +1,7 @@
 """Fit time of skl-sparse-ae against its peers, side by side, in one run.
 
-Usage: python benchmarks/bench_fit.py [--case ufldl|large|all] [--repeat K] [--quick]
-                                      [--baseline DIR]
+Usage: python benchmarks/bench_fit.py [--case ufldl|large|all] [--repeat K] [--rounds R]
+                                      [--quick] [--baseline DIR]
 
 Same data, same initial weights (UFLDL init, r = sqrt(6)/sqrt(n+h+1)) and the same
 number of L-BFGS iterations for: skl-sparse-ae with each of its kernels (numba, when
@@ -10,7 +10,7 @@ importable, and NumPy), and, with --baseline, the skl-sparse-ae of another check
 UFLDL sparseAutoencoderCost driven by scipy's L-BFGS-B; PyTorch's torch.optim.LBFGS
 on the same objective (skipped if torch is missing); scikit-learn's MLPRegressor
 fitted X -> X (no sparsity term, identity output: another objective); and the floor,
-the five matrix products of one evaluation times the iterations.
+the five matrix products of one evaluation, once per iteration, back to back.
 
 Before timing, every implementation's J (and gradient) at the initial weights is
 checked against the float64 NumPy port, so no port computes another objective. Each
@@ -20,12 +20,17 @@ at the start: getrusage's ru_maxrss would start at the parent's memory). The fin
 of every row is re-evaluated by the float64 NumPy port at the weights it returned, so
 all J are comparable.
 
+With --rounds R, all rows of a case run R times in turn; the table gives each row's
+median time (and its range), and each ratio is the median of the R ratios of one
+round's rows, so that a slow spell of the machine (other tenants of a virtual
+machine) weighs on one round rather than on one row.
+
 After each table, "evaluations alone": the median time of one evaluation of the
-objective with each kernel against that of the five products, measured in alternating
-blocks in one fresh process, so that a change in the machine's speed during the run
-(other tenants of a virtual machine) hits both sides alike. It leaves out what a fit
-adds per evaluation: L-BFGS-B's own work (about 0.6 ms per evaluation for the 3 289
-parameters of the UFLDL case, measured with a trivial objective).
+objective with each kernel (buffers kept between evaluations, as in a fit) against
+that of the five products, measured in alternating blocks in one fresh process, so
+that a change in the machine's speed hits both sides alike. It leaves out what a fit
+adds per evaluation: L-BFGS-B's own work (its setulb alone 0.3 ms per evaluation for
+the 3 289 parameters of the UFLDL case, profiled in a fit).
 """
 
 import argparse
@@ -291,19 +296,23 @@ def five_products(X, h):
     return products
 
 
-def fit_floor(X, theta0, case, n_iter, budget_seconds=1.0):
-    """The five products of one evaluation on preallocated arrays, x n_iter.
+def fit_floor(X, theta0, case, n_iter):
+    """The five products of one evaluation on preallocated arrays, n_iter times in a row.
 
-    The best of as many repetitions as fit in the time budget (at least 5): a floor
-    is what the products cost when nothing else interferes.
+    Timed as a whole, as a fit is: the best single repetition is often 1.4-1.8x
+    faster than the mean of a run on a shared virtual machine, so a floor made of
+    it would compare a fit with moments that no fit gets. It is given in a note.
     """
     products = five_products(X, case.h)
-    times, deadline = [], time.perf_counter() + budget_seconds
-    while len(times) < 5 or time.perf_counter() < deadline:
-        start = time.perf_counter()
+    times, start = [], time.perf_counter()
+    last = start
+    for _ in range(n_iter):
         products()
-        times.append(time.perf_counter() - start)
-    return dict(iters=n_iter, evals=n_iter, own_loss=None, theta=None, seconds=min(times) * n_iter)
+        times.append(time.perf_counter() - last)
+        last += times[-1]
+    seconds = last - start
+    note = f"best single repetition x {n_iter}: {min(times) * n_iter:.2f} s"
+    return dict(iters=n_iter, evals=n_iter, own_loss=None, theta=None, seconds=seconds, note=note)
 
 
 def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
@@ -316,6 +325,12 @@ def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
     from skl_sparse_ae._parallel import single_threaded_libraries
 
     def timed_block(call):
+        # After the pause, calls run slow for a while (the first ~50 ms of
+        # UFLDL evaluations at 1.8x here: the virtual CPUs waking up); a fit
+        # never pauses, so those calls are not counted.
+        warm_until = time.perf_counter() + 0.1
+        while time.perf_counter() < warm_until:
+            call()
         out = []
         for _ in range(block):
             start = time.perf_counter()
@@ -324,9 +339,21 @@ def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
         return out
 
     def evaluations(kernel):
+        buffers = (
+            _objective.EvaluationBuffers()
+        )  # kept from one evaluation to the next, as in a fit
+
         def evaluation():
             _objective.evaluate(
-                theta0, X, case.h, case.rho, case.beta, case.lam, "logistic", kernel=kernel
+                theta0,
+                X,
+                case.h,
+                case.rho,
+                case.beta,
+                case.lam,
+                "logistic",
+                kernel=kernel,
+                buffers=buffers,
             )
 
         def run():
@@ -523,6 +550,7 @@ def prepare(case, quick, folder):
 
 
 def run_case(name, args, have_torch):
+    """The rows of one case, ``args.rounds`` times over; returns the rows of each round."""
     case = CASES[name]
     n_iter = case.quick_iter if args.quick else case.n_iter
     with tempfile.TemporaryDirectory() as tmp:
@@ -533,28 +561,59 @@ def run_case(name, args, have_torch):
         m, n = X64.shape
         print(
             f"\n== {name}: {m} x {n} patches, h={case.h}, rho={case.rho}, beta={case.beta}, "
-            f"lam={case.lam}, {n_iter} L-BFGS iterations, best of {args.repeat}; "
+            f"lam={case.lam}, {n_iter} L-BFGS iterations, best of {args.repeat} fit(s) per "
+            f"process, median of {args.rounds} round(s); "
             f"J at the initial weights {J0:.6f} (same for every implementation)"
         )
-        rows = {}
-        for dtype in case.dtypes:
-            for impl, env in implementations(args, have_torch):
-                spec = dict(
-                    implementation=impl,
-                    case=asdict(case),
-                    data=str(folder / f"X_{dtype}.npy"),
-                    theta0=str(folder / "theta0.npy"),
-                    theta_out=str(folder / "theta_out.npy"),
-                    n_iter=n_iter,
-                    repeat=args.repeat,
-                )
-                row = spawn_row(spec, env)
-                if "failed" not in row and Path(spec["theta_out"]).exists():
-                    row["J"] = final_J(folder / "theta_out.npy", X64, case)
-                rows[(impl, dtype)] = row
-        print_table(rows, n_iter)
+        rounds = []
+        for _ in range(args.rounds):
+            # Every row once per round, so that a slow spell of the machine
+            # falls on the rows of one round and the ratios of that round.
+            rows = {}
+            for dtype in case.dtypes:
+                for impl, env in implementations(args, have_torch):
+                    spec = dict(
+                        implementation=impl,
+                        case=asdict(case),
+                        data=str(folder / f"X_{dtype}.npy"),
+                        theta0=str(folder / "theta0.npy"),
+                        theta_out=str(folder / "theta_out.npy"),
+                        n_iter=n_iter,
+                        repeat=args.repeat,
+                    )
+                    row = spawn_row(spec, env)
+                    if "failed" not in row and Path(spec["theta_out"]).exists():
+                        row["J"] = final_J(folder / "theta_out.npy", X64, case)
+                    rows[(impl, dtype)] = row
+            rounds.append(rows)
+        print_table(median_rows(rounds), n_iter)
         for dtype in case.dtypes:
             print_evaluations(folder, case, dtype, kernels, args.quick)
+    return rounds
+
+
+def median_rows(rounds):
+    """One row per implementation: the median time over the rounds, with its
+    range, the largest memory growth, and the rest from the first round."""
+    rows = {}
+    for key, first in rounds[0].items():
+        runs = [rows_of_round[key] for rows_of_round in rounds]
+        failed = next((run for run in runs if "failed" in run), None)
+        if failed:
+            rows[key] = failed
+            continue
+        seconds = [run["seconds"] for run in runs]
+        row = dict(first, seconds=float(np.median(seconds)), spread=(min(seconds), max(seconds)))
+        row["peak_mib"] = max(run["peak_mib"] for run in runs)
+        Js = [run["J"] for run in runs if "J" in run]
+        if Js and max(Js) != min(Js):
+            row["note"] = "; ".join(
+                filter(
+                    None,
+                    [row.get("note"), f"final J over the rounds {min(Js):.8g} to {max(Js):.8g}"],
+                )
+            )
+        rows[key] = row
     return rows
 
 
@@ -583,7 +642,7 @@ def final_J(path, X64, case):
 def print_table(rows, n_iter):
     print(
         f"{'implementation':<32} {'time (s)':>9} {'ms/iter':>9} {'ms/eval':>9} {'iters':>6} "
-        f"{'evals':>6} {'final J':>10} {'peak +MiB':>10}"
+        f"{'evals':>6} {'final J':>10} {'peak +MiB':>10} {'time range (s)':>15}"
     )
     notes = []
     tolerance = {"float64": 1e-9, "float32": 1e-5}  # own J vs the float64 referee
@@ -598,7 +657,8 @@ def print_table(rows, n_iter):
         peak = ("" if row["peak_exact"] else ">=") + f"{row['peak_mib']:.1f}"
         print(
             f"{label:<32} {row['seconds']:9.2f} {1e3 * row['seconds'] / max(row['iters'], 1):9.2f} "
-            f"{per_eval:>9} {row['iters']:6d} {evals:>6} {J} {peak:>10}"
+            f"{per_eval:>9} {row['iters']:6d} {evals:>6} {J} {peak:>10} "
+            f"{row['spread'][0]:7.2f}-{row['spread'][1]:.2f}"
         )
         if row["iters"] != n_iter:
             notes.append(f"{label}: stopped after {row['iters']} of {n_iter} iterations")
@@ -613,34 +673,54 @@ def print_table(rows, n_iter):
         print(f"  note - {note}")
 
 
-def ratio_line(label, ours, theirs):
-    """Time ratios: total, per iteration and per evaluation (which is what to compare
-    when the other stopped early)."""
-    if not ours or not theirs or "failed" in ours or "failed" in theirs:
+def ratio_line(label, pairs):
+    """Time ratios, total, per iteration and per evaluation (which is what to
+    compare when the other stopped early): the median over the rounds of each
+    round's ratio, with their range when there are several."""
+    if any(
+        not ours or not theirs or "failed" in ours or "failed" in theirs for ours, theirs in pairs
+    ):
         return f"{label}: n/a"
-    text = f"{label}: time {ours['seconds'] / theirs['seconds']:.2f}"
+    ours, theirs = pairs[0]
+
+    def ratio(per):
+        values = [
+            (o["seconds"] / (o[per] if per else 1)) / (t["seconds"] / (t[per] if per else 1))
+            for o, t in pairs
+        ]
+        spread = f" [{min(values):.2f}-{max(values):.2f}]" if len(values) > 1 else ""
+        return f"{np.median(values):.2f}{spread}"
+
+    text = f"{label}: time {ratio(None)}"
     for unit, key in (("iteration", "iters"), ("evaluation", "evals")):
         if ours[key] and theirs[key]:
-            ratio = (ours["seconds"] / ours[key]) / (theirs["seconds"] / theirs[key])
-            text += f", per {unit} {ratio:.2f}"
+            text += f", per {unit} {ratio(key)}"
     if ours["iters"] != theirs["iters"]:
         text += f" (iterations differ: {ours['iters']} vs {theirs['iters']})"
     return text
 
 
 def print_ratios(results):
-    print("\n== ratios: skl-sparse-ae / the other, same dtype (below 1: skl-sparse-ae is faster)")
-    for name, rows in results.items():
-        labels = list(dict.fromkeys(label for label, _ in rows))
+    print(
+        "\n== ratios: skl-sparse-ae / the other, same dtype (below 1: skl-sparse-ae is faster);"
+        " median of the rounds' ratios [their range]"
+    )
+    for name, rounds in results.items():
+        labels = list(dict.fromkeys(label for label, _ in rounds[0]))
         ours_labels = [label for label in labels if label.startswith(OURS)]
         for dtype in CASES[name].dtypes:
             for label in ours_labels:
-                ours = rows.get((label, dtype))
                 # Each of our rows against the peers and the rows of ours below it.
                 for other in labels[labels.index(label) + 1 :]:
                     line = f"{name} {dtype} {label.removeprefix(OURS).strip()} vs {other}"
-                    print(ratio_line(line, ours, rows.get((other, dtype))))
-                theirs = rows.get(("PyTorch LBFGS", dtype))
+                    pairs = [
+                        (rows.get((label, dtype)), rows.get((other, dtype))) for rows in rounds
+                    ]
+                    print(ratio_line(line, pairs))
+                ours, theirs = (
+                    rounds[0].get((label, dtype)),
+                    rounds[0].get(("PyTorch LBFGS", dtype)),
+                )
                 if ours and theirs and "J" in ours and "J" in theirs:
                     diff = (ours["J"] - theirs["J"]) / theirs["J"]
                     print(f"{name} {dtype} final J, {label} vs PyTorch: {diff:+.3%}")
@@ -697,6 +777,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=[*CASES, "all"], default="all")
     parser.add_argument("--repeat", type=int, default=1, help="best of K fits per row")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run every row R times, in turn; times and ratios are medians over the rounds",
+    )
     parser.add_argument("--quick", action="store_true", help="fewer iterations: a smoke run")
     parser.add_argument(
         "--baseline",
