@@ -77,6 +77,8 @@ OURS = "skl-sparse-ae"
 PEERS = ("NumPy port", "PyTorch LBFGS", "MLPRegressor", "floor")
 TORCH_THREADS = 2
 LBFGS_HISTORY = 10  # scipy's default m
+# skl_sparse_ae._kernels.KERNEL_VARIABLE (spelled out: a --baseline checkout may predate it)
+KERNEL_VARIABLE = "SKL_SPARSE_AE_KERNEL"
 
 
 # --- the objective, as a student ports it ------------------------------------------------
@@ -315,6 +317,53 @@ def fit_floor(X, theta0, case, n_iter):
     return dict(iters=n_iter, evals=n_iter, own_loss=None, theta=None, seconds=seconds, note=note)
 
 
+def keep_busy(call, seconds=0.1):
+    """``call()`` untimed for ``seconds``, before a timed block that follows a pause.
+
+    After a pause the calls run slow for a while here (the first ~50 ms of UFLDL
+    evaluations at 1.8x their speed: the virtual CPUs waking up); a fit never
+    pauses, so those calls are not counted.
+    """
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        call()
+
+
+def pause():
+    """OpenBLAS's threads spin for a while after the products (~0.1 s): let them
+    sleep before the next block, or they take its cores."""
+    time.sleep(0.3)
+
+
+def fits_against_the_floor(X, theta0, case, n_iter, rounds):
+    """Whole fits of skl-sparse-ae (this process's kernel) and the five products
+    of as many evaluations back to back, in turn, ``rounds`` times: each pair
+    gives the fit's time per evaluation and per iteration over the floor's per
+    evaluation, L-BFGS-B's own work included, from two runs seconds apart."""
+    products = five_products(X, case.h)
+
+    def small_fit():
+        fit_skl_sparse_ae(X[:500], theta0, case, 2)
+
+    small_fit()  # compiled, threads made
+    per_evaluation, per_iteration = [], []
+    for _ in range(rounds):
+        pause()
+        keep_busy(small_fit)
+        start = time.perf_counter()
+        result = fit_skl_sparse_ae(X, theta0, case, n_iter)
+        fit_seconds = time.perf_counter() - start
+        pause()
+        keep_busy(products)
+        start = time.perf_counter()
+        for _ in range(result["evals"]):
+            products()
+        floor_per_evaluation = (time.perf_counter() - start) / result["evals"]
+        per_evaluation.append(fit_seconds / result["evals"] / floor_per_evaluation)
+        per_iteration.append(fit_seconds / result["iters"] / floor_per_evaluation)
+    return dict(per_evaluation=per_evaluation, per_iteration=per_iteration, kernel=kernel_in_use())
+
+
 def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
     """Median time of one objective evaluation per kernel and of the five products,
     measured in alternating blocks of ``block`` calls over ``rounds`` rounds in this
@@ -325,12 +374,7 @@ def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
     from skl_sparse_ae._parallel import single_threaded_libraries
 
     def timed_block(call):
-        # After the pause, calls run slow for a while (the first ~50 ms of
-        # UFLDL evaluations at 1.8x here: the virtual CPUs waking up); a fit
-        # never pauses, so those calls are not counted.
-        warm_until = time.perf_counter() + 0.1
-        while time.perf_counter() < warm_until:
-            call()
+        keep_busy(call)
         out = []
         for _ in range(block):
             start = time.perf_counter()
@@ -339,9 +383,7 @@ def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
         return out
 
     def evaluations(kernel):
-        buffers = (
-            _objective.EvaluationBuffers()
-        )  # kept from one evaluation to the next, as in a fit
+        buffers = _objective.EvaluationBuffers()  # kept between evaluations, as in a fit
 
         def evaluation():
             _objective.evaluate(
@@ -372,9 +414,7 @@ def evaluations_against_the_floor(X, theta0, case, kernels, rounds, block):
         run()  # compiled, threads made
     for _ in range(rounds):
         for name, run in runs.items():
-            # OpenBLAS's threads spin for a while after the products (~0.1 s):
-            # let them sleep before the next block, or they take its cores.
-            time.sleep(0.3)
+            pause()
             times[name] += run()
     return {name: float(np.median(t)) for name, t in times.items()}
 
@@ -443,6 +483,13 @@ def run_evaluations(spec):
     )
 
 
+def run_fits(spec):
+    """:func:`fits_against_the_floor` in this (fresh) process."""
+    case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
+    X, theta0 = np.load(spec["data"]), np.load(spec["theta0"])
+    return fits_against_the_floor(X, theta0, case, spec["n_iter"], spec["rounds"])
+
+
 def run_row(spec):
     """Best of `repeat` fits and the peak memory growth beyond X, in this process."""
     case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
@@ -478,16 +525,26 @@ def kernel_in_use():
     return f"{name} kernel of {Path(skl_sparse_ae.__file__).parent.parent}"
 
 
+def child_spec(folder, case, dtype, **more):
+    """What a child process is told: the case, where its data and initial weights are."""
+    return dict(
+        case=asdict(case),
+        data=str(folder / f"X_{dtype}.npy"),
+        theta0=str(folder / "theta0.npy"),
+        **more,
+    )
+
+
 def spawn_row(spec, env=None):
     return run_child([__file__, "--child", json.dumps(spec)], env)
 
 
 def print_evaluations(folder, case, dtype, kernels, quick):
     """The objective alone against the five products, interleaved, in a fresh process."""
-    spec = dict(
-        case=asdict(case),
-        data=str(folder / f"X_{dtype}.npy"),
-        theta0=str(folder / "theta0.npy"),
+    spec = child_spec(
+        folder,
+        case,
+        dtype,
         kernels=kernels,
         rounds=3 if quick else (15 if case.m <= 10_000 else 4),
         block=20 if case.m <= 10_000 else 1,
@@ -499,6 +556,36 @@ def print_evaluations(folder, case, dtype, kernels, quick):
     floor = result.pop("floor")
     text = ", ".join(f"{k} {1e3 * t:.2f} ms = {t / floor:.2f}x" for k, t in result.items())
     print(f"evaluations alone {dtype} (medians, interleaved): floor {1e3 * floor:.2f} ms; {text}")
+
+
+def print_fits(folder, case, dtype, kernels, n_iter, quick):
+    """Whole fits against the five products, interleaved, in a fresh process per kernel."""
+    spec = child_spec(
+        folder,
+        case,
+        dtype,
+        n_iter=n_iter,
+        rounds=2 if quick else (5 if case.m <= 10_000 else 3),
+    )
+    texts = []
+    for kernel in kernels:
+        result = run_child([__file__, "--fits", json.dumps(spec)], {KERNEL_VARIABLE: kernel})
+        if "failed" in result:
+            texts.append(f"{kernel} failed: {result['failed']}")
+            continue
+        text = (
+            kernel
+            if result["kernel"].startswith(kernel)
+            else f"{kernel} (ran the {result['kernel']})"
+        )
+        for unit in ("evaluation", "iteration"):
+            ratios = result[f"per_{unit}"]
+            text += f", per {unit} {np.median(ratios):.2f} [{min(ratios):.2f}-{max(ratios):.2f}]"
+        texts.append(text)
+    print(
+        f"fits against the floor {dtype} (medians of {spec['rounds']} pairs, interleaved): "
+        + "; ".join(texts)
+    )
 
 
 # --- the parent: data, checks, table, ratios ---------------------------------------------
@@ -572,11 +659,11 @@ def run_case(name, args, have_torch):
             rows = {}
             for dtype in case.dtypes:
                 for impl, env in implementations(args, have_torch):
-                    spec = dict(
+                    spec = child_spec(
+                        folder,
+                        case,
+                        dtype,
                         implementation=impl,
-                        case=asdict(case),
-                        data=str(folder / f"X_{dtype}.npy"),
-                        theta0=str(folder / "theta0.npy"),
                         theta_out=str(folder / "theta_out.npy"),
                         n_iter=n_iter,
                         repeat=args.repeat,
@@ -589,6 +676,7 @@ def run_case(name, args, have_torch):
         print_table(median_rows(rounds), n_iter)
         for dtype in case.dtypes:
             print_evaluations(folder, case, dtype, kernels, args.quick)
+            print_fits(folder, case, dtype, kernels, n_iter, args.quick)
     return rounds
 
 
@@ -619,13 +707,12 @@ def median_rows(rounds):
 
 def implementations(args, have_torch):
     """(row label, environment of its process) of every row, in table order."""
-    kernel = "SKL_SPARSE_AE_KERNEL"
-    rows = [(f"{OURS} numba", {kernel: "numba"})] if args.numba else []
-    rows.append((f"{OURS} numpy", {kernel: "numpy"}))
+    rows = [(f"{OURS} numba", {KERNEL_VARIABLE: "numba"})] if args.numba else []
+    rows.append((f"{OURS} numpy", {KERNEL_VARIABLE: "numpy"}))
     if args.baseline:
         # The baseline checkout first on the path: its package, its kernel.
         path = os.pathsep.join(filter(None, [args.baseline, os.environ.get("PYTHONPATH")]))
-        rows.append((f"{OURS} baseline", {kernel: "numpy", "PYTHONPATH": path}))
+        rows.append((f"{OURS} baseline", {KERNEL_VARIABLE: "numpy", "PYTHONPATH": path}))
     for peer in PEERS:
         if peer != "PyTorch LBFGS" or have_torch:
             rows.append((peer, {}))
@@ -791,12 +878,16 @@ def main():
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--evaluations", help=argparse.SUPPRESS)
+    parser.add_argument("--fits", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_row(json.loads(args.child))))
         return
     if args.evaluations:
         print(json.dumps(run_evaluations(json.loads(args.evaluations))))
+        return
+    if args.fits:
+        print(json.dumps(run_fits(json.loads(args.fits))))
         return
     if args.baseline and not (Path(args.baseline) / "skl_sparse_ae" / "__init__.py").exists():
         parser.error(f"--baseline {args.baseline}: no skl_sparse_ae package in it")
