@@ -789,7 +789,8 @@ def ratio_line(label, pairs):
 
 def print_ratios(results):
     print(
-        "\n== ratios: skl-sparse-ae / the other, same dtype (below 1: skl-sparse-ae is faster);"
+        "\n== ratios: skl-sparse-ae / the other, same dtype unless named (below 1: skl-sparse-ae"
+        " is faster);"
         " median of the rounds' ratios [their range]"
     )
     for name, rounds in results.items():
@@ -802,6 +803,15 @@ def print_ratios(results):
                     line = f"{name} {dtype} {label.removeprefix(OURS).strip()} vs {other}"
                     pairs = [
                         (rows.get((label, dtype)), rows.get((other, dtype))) for rows in rounds
+                    ]
+                    print(ratio_line(line, pairs))
+                if dtype != "float64" and "float64" in CASES[name].dtypes:
+                    # float32 fits against the float64 reference (an acceptance line)
+                    short = label.removeprefix(OURS).strip()
+                    line = f"{name} {dtype} {short} vs PyTorch LBFGS float64"
+                    pairs = [
+                        (rows.get((label, dtype)), rows.get(("PyTorch LBFGS", "float64")))
+                        for rows in rounds
                     ]
                     print(ratio_line(line, pairs))
                 ours, theirs = (
