@@ -301,7 +301,7 @@ def five_products(X, h):
 def fit_floor(X, theta0, case, n_iter):
     """The five products of one evaluation on preallocated arrays, n_iter times in a row.
 
-    Timed as a whole, as a fit is: the best single repetition is often 1.4-1.8x
+    Timed as a whole, as a fit is: the best single repetition is often 1.2-1.8x
     faster than the mean of a run on a shared virtual machine, so a floor made of
     it would compare a fit with moments that no fit gets. It is given in a note.
     """
