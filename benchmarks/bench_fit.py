@@ -1,7 +1,7 @@
 """Fit time of skl-sparse-ae against its peers, side by side, in one run.
 
 Usage: python benchmarks/bench_fit.py [--case ufldl|large|all] [--repeat K] [--rounds R]
-                                      [--quick] [--baseline DIR]
+                                      [--quick] [--baseline DIR] [--without PEER ...]
 
 Same data, same initial weights (UFLDL init, r = sqrt(6)/sqrt(n+h+1)) and the same
 number of L-BFGS iterations for: skl-sparse-ae with each of its kernels (numba, when
@@ -714,7 +714,7 @@ def implementations(args, have_torch):
         path = os.pathsep.join(filter(None, [args.baseline, os.environ.get("PYTHONPATH")]))
         rows.append((f"{OURS} baseline", {KERNEL_VARIABLE: "numpy", "PYTHONPATH": path}))
     for peer in PEERS:
-        if peer != "PyTorch LBFGS" or have_torch:
+        if (peer != "PyTorch LBFGS" or have_torch) and peer not in args.without:
             rows.append((peer, {}))
     return rows
 
@@ -885,6 +885,14 @@ def main():
         "--baseline",
         metavar="DIR",
         help="also time the skl-sparse-ae of this checkout (its NumPy kernel), e.g. main's",
+    )
+    parser.add_argument(
+        "--without",
+        nargs="+",
+        default=[],
+        choices=[peer for peer in PEERS if peer != "floor"],
+        metavar="PEER",
+        help=f"leave out these peers' rows (of {', '.join(PEERS[:-1])})",
     )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--evaluations", help=argparse.SUPPRESS)
