@@ -474,10 +474,15 @@ class PeakMemory:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
+def loaded(spec):
+    """The case, X and theta0 of a :func:`child_spec`, in the child."""
+    case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
+    return case, np.load(spec["data"]), np.load(spec["theta0"])
+
+
 def run_evaluations(spec):
     """:func:`evaluations_against_the_floor` in this (fresh) process."""
-    case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
-    X, theta0 = np.load(spec["data"]), np.load(spec["theta0"])
+    case, X, theta0 = loaded(spec)
     return evaluations_against_the_floor(
         X, theta0, case, spec["kernels"], spec["rounds"], spec["block"]
     )
@@ -485,16 +490,13 @@ def run_evaluations(spec):
 
 def run_fits(spec):
     """:func:`fits_against_the_floor` in this (fresh) process."""
-    case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
-    X, theta0 = np.load(spec["data"]), np.load(spec["theta0"])
+    case, X, theta0 = loaded(spec)
     return fits_against_the_floor(X, theta0, case, spec["n_iter"], spec["rounds"])
 
 
 def run_row(spec):
     """Best of `repeat` fits and the peak memory growth beyond X, in this process."""
-    case = Case(**{**spec["case"], "dtypes": tuple(spec["case"]["dtypes"])})
-    X = np.load(spec["data"])
-    theta0 = np.load(spec["theta0"])
+    case, X, theta0 = loaded(spec)
     implementation = spec["implementation"]
     fit = FITS[OURS if implementation.startswith(OURS) else implementation]
     fit(X[:500], theta0, case, 2)  # imports, thread pools, first-call costs
