@@ -110,7 +110,11 @@ def other_cases(X, y):
     for dtype in (np.float64, np.float32):
         Xd = X.astype(dtype)
         clf = StackedAutoencoderClassifier(
-            hidden_layer_sizes=(20, 10), pretrain_max_iter=15, softmax_max_iter=15, max_iter=15, random_state=0
+            hidden_layer_sizes=(20, 10),
+            pretrain_max_iter=15,
+            softmax_max_iter=15,
+            max_iter=15,
+            random_state=0,
         ).fit(Xd, y)
         yield (
             f"classifier {np.dtype(dtype).name}",
