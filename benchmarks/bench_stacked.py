@@ -28,46 +28,27 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.ndimage import convolve
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import minmax_scale
 from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_adam import cpu_model  # noqa: E402
 
 from skl_sparse_ae import StackedAutoencoderClassifier
+from skl_sparse_ae.datasets import load_nudged_digits
 
 HIDDEN = (200, 100)
 RHO, BETA, LAM = (0.05, 0.1), (0.3, 3.0), 1e-4
 
 
-def nudge_dataset(X, y):
-    """The digits shifted by one pixel left, right, down and up (the RBM example)."""
-    directions = [
-        [[0, 1, 0], [0, 0, 0], [0, 0, 0]],
-        [[0, 0, 0], [1, 0, 0], [0, 0, 0]],
-        [[0, 0, 0], [0, 0, 1], [0, 0, 0]],
-        [[0, 0, 0], [0, 0, 0], [0, 1, 0]],
-    ]
-
-    def shift(x, w):
-        return convolve(x.reshape((8, 8)), mode="constant", weights=w).ravel()
-
-    X = np.concatenate([X] + [np.apply_along_axis(shift, 1, X, w) for w in directions])
-    return X, np.concatenate([y] * 5)
-
-
-def load_nudged_digits(dtype=np.float32):
-    X, y = load_digits(return_X_y=True)
-    X, y = nudge_dataset(np.asarray(X, dtype=dtype), y)
-    X = minmax_scale(X, feature_range=(0, 1))
+def nudged_digits_split(dtype):
+    """The RBM example's data and split: 80/20, ``random_state=0``."""
+    X, y = load_nudged_digits(dtype=dtype, return_X_y=True)
     return train_test_split(X, y, test_size=0.2, random_state=0)
 
 
@@ -102,7 +83,7 @@ def main():
     parser.add_argument("--float64", action="store_true")
     parser.add_argument("--one-thread", action="store_true")
     args = parser.parse_args()
-    X_train, X_test, y_train, y_test = load_nudged_digits(
+    X_train, X_test, y_train, y_test = nudged_digits_split(
         np.float64 if args.float64 else np.float32
     )
     threads = "one thread" if args.one_thread else "default threads"

@@ -26,17 +26,15 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.ndimage import convolve
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.neural_network import BernoulliRBM
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import minmax_scale
 from threadpoolctl import threadpool_limits
 
 from skl_sparse_ae import SparseAutoencoder
+from skl_sparse_ae.datasets import load_nudged_digits
 from skl_sparse_ae.plotting import plot_filters
 
 # The test suite sets this to run every example in seconds on a small problem.
@@ -50,32 +48,11 @@ LOGISTIC_MAX_ITER = 100 if QUICK else 1000
 # As in scikit-learn's example, the 1797 digits are augmented with copies
 # shifted by one pixel up, down, left and right (8985 images), scaled to
 # [0, 1] (the range of the RBM's Bernoulli units and of the autoencoder's
-# sigmoid decoder) and split 80/20.
+# sigmoid decoder) and split 80/20:
+# :func:`~skl_sparse_ae.datasets.load_nudged_digits` returns them.
 
 
-def nudge_dataset(X, y):
-    """The digits and four copies shifted by one pixel in each direction."""
-    direction_vectors = [
-        [[0, 1, 0], [0, 0, 0], [0, 0, 0]],
-        [[0, 0, 0], [1, 0, 0], [0, 0, 0]],
-        [[0, 0, 0], [0, 0, 1], [0, 0, 0]],
-        [[0, 0, 0], [0, 0, 0], [0, 1, 0]],
-    ]
-
-    def shift(x, w):
-        return convolve(x.reshape((8, 8)), mode="constant", weights=w).ravel()
-
-    X = np.concatenate(
-        [X] + [np.apply_along_axis(shift, 1, X, w) for w in direction_vectors]
-    )
-    y = np.concatenate([y] * 5)
-    return X, y
-
-
-X, y = load_digits(return_X_y=True)
-X = np.asarray(X, dtype=np.float32)
-X, y = nudge_dataset(X, y)
-X = minmax_scale(X, feature_range=(0, 1))
+X, y = load_nudged_digits(dtype=np.float32, return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.2, random_state=0
 )

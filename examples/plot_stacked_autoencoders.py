@@ -36,18 +36,16 @@ import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
-from scipy.ndimage import convolve
 from sklearn.base import clone
-from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import minmax_scale
 from threadpoolctl import threadpool_limits
 
 from skl_sparse_ae import StackedAutoencoderClassifier
+from skl_sparse_ae.datasets import load_nudged_digits
 from skl_sparse_ae.plotting import tile_filters
 
 # The test suite sets this to run every example in seconds on a small problem.
@@ -61,29 +59,11 @@ MAX_ITER = 10 if QUICK else 100
 #
 # As in the RBM example: each 8×8 digit is also shifted by one pixel left,
 # right, up and down (5× the data, 8 985 images), the pixels are scaled to
-# [0, 1] and 20% of the images are held out.
+# [0, 1] (:func:`~skl_sparse_ae.datasets.load_nudged_digits`) and 20% of the
+# images are held out.
 
 
-def nudge_dataset(X, y):
-    directions = [
-        [[0, 1, 0], [0, 0, 0], [0, 0, 0]],
-        [[0, 0, 0], [1, 0, 0], [0, 0, 0]],
-        [[0, 0, 0], [0, 0, 1], [0, 0, 0]],
-        [[0, 0, 0], [0, 0, 0], [0, 1, 0]],
-    ]
-
-    def shift(x, w):
-        return convolve(x.reshape((8, 8)), mode="constant", weights=w).ravel()
-
-    X = np.concatenate(
-        [X] + [np.apply_along_axis(shift, 1, X, w) for w in directions]
-    )
-    return X, np.concatenate([y] * 5)
-
-
-X, y = load_digits(return_X_y=True)
-X, y = nudge_dataset(np.asarray(X, dtype=np.float32), y)
-X = minmax_scale(X, feature_range=(0, 1))
+X, y = load_nudged_digits(dtype=np.float32, return_X_y=True)
 X_train, X_test, y_train, y_test = train_test_split(
     X, y, test_size=0.2, random_state=0
 )

@@ -1,10 +1,12 @@
-"""Natural image patches from photographs that scikit-image ships.
+"""The data sets of the examples, read from installed packages, never downloaded.
 
-Seven photographs, CC0 or without known copyright restrictions, that the
-scikit-image package bundles in its ``skimage/data`` folder: the astronaut, the
-cameraman, Chelsea the cat, the coffee cup, the Pompeii coins, grass and
-gravel. They are read from the installed package, never downloaded; see
-:func:`load_natural_image_patches` for their sources and licences.
+- :func:`load_natural_image_patches`: patches of seven photographs, CC0 or
+  without known copyright restrictions, that the scikit-image package bundles
+  in its ``skimage/data`` folder (the astronaut, the cameraman, Chelsea the
+  cat, the coffee cup, the Pompeii coins, grass and gravel); see the function
+  for their sources and licences.
+- :func:`load_nudged_digits`: scikit-learn's 8×8 digits and their copies
+  shifted by one pixel, the data of scikit-learn's RBM example.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -13,9 +15,11 @@ from numbers import Integral
 from pathlib import Path
 
 import numpy as np
+from sklearn.datasets import load_digits
 from sklearn.feature_extraction.image import extract_patches_2d
-from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.preprocessing import minmax_scale
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import Interval, Options, validate_params
 
 # ITU-R BT.601 luma weights for the RGB → grey conversion.
 _LUMA = np.array([0.299, 0.587, 0.114])
@@ -220,3 +224,136 @@ def load_natural_image_patches(
         ]
     ).reshape(n_patches, patch_size * patch_size)
     return normalize_patches(patches) if normalize else patches
+
+
+# The four copies of load_nudged_digits, in their order: the slices of the
+# shifted image and of the original that hold the same pixels.
+_NUDGES = (
+    ("up", np.s_[:, :-1, :], np.s_[:, 1:, :]),
+    ("left", np.s_[:, :, :-1], np.s_[:, :, 1:]),
+    ("right", np.s_[:, :, 1:], np.s_[:, :, :-1]),
+    ("down", np.s_[:, 1:, :], np.s_[:, :-1, :]),
+)
+
+
+def _nudge(images):
+    """The images and their four copies shifted by one pixel, as one array.
+
+    The pixel pushed out of the frame is lost and the one that comes in is 0
+    (the background), as with ``scipy.ndimage.convolve(mode="constant")`` in
+    scikit-learn's RBM example, whose data this reproduces bit for bit.
+    """
+    shifted = np.zeros((len(_NUDGES) + 1, *images.shape), dtype=images.dtype)
+    shifted[0] = images
+    for copy, (_, target, source) in zip(shifted[1:], _NUDGES, strict=True):
+        copy[target] = images[source]
+    return shifted.reshape(-1, *images.shape[1:])
+
+
+@validate_params(
+    {
+        "scale": ["boolean"],
+        "dtype": [Options(type, {np.float32, np.float64})],
+        "return_X_y": ["boolean"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def load_nudged_digits(*, scale=True, dtype=np.float64, return_X_y=False):
+    """scikit-learn's 8×8 digits, each also shifted by one pixel in 4 directions.
+
+    The data of scikit-learn's example "Restricted Boltzmann Machine features
+    for digit classification": the 1797 images of
+    :func:`sklearn.datasets.load_digits` followed by four copies of all of
+    them, shifted by one pixel up, left, right and down (8985 images). The
+    shifts make a classifier on the pixels much weaker than one on learned
+    features, which is what the example and ours compare. The digits ship
+    with scikit-learn: nothing is downloaded.
+
+    Parameters
+    ----------
+    scale : bool, default=True
+        Scale each pixel to [0, 1] over all 8985 images
+        (:func:`sklearn.preprocessing.minmax_scale`, after the shifts, as the
+        RBM example does): the range of a sigmoid decoder and of the RBM's
+        Bernoulli units. If False, return the grey levels 0 to 16.
+
+    dtype : {np.float64, np.float32}, default=np.float64
+        The dtype of the images, in which the scaling is computed: float32
+        halves the memory and the time of a fit, and is what the examples
+        use.
+
+    return_X_y : bool, default=False
+        If True, return ``(data, target)`` instead of a Bunch.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        With the attributes:
+
+        data : ndarray of shape (8985, 64)
+            One flattened image (row-major) per row: rows 0 to 1796 are the
+            digits of :func:`~sklearn.datasets.load_digits`, in its order;
+            each next block of 1797 rows holds the same digits shifted by
+            one pixel, in the order of ``nudges``.
+        target : ndarray of shape (8985,)
+            The digit of each image, 0 to 9.
+        images : ndarray of shape (8985, 8, 8)
+            The same images as ``data``, unflattened (a view of it).
+        nudges : tuple of str
+            The shifts of the four copies, in their order:
+            ``("up", "left", "right", "down")``.
+        feature_names : list of str
+            The pixel names of :func:`~sklearn.datasets.load_digits`.
+        target_names : ndarray of shape (10,)
+            The digits 0 to 9.
+        DESCR : str
+            A description of the data set.
+
+    (data, target) : tuple if ``return_X_y`` is True
+        The ``data`` and ``target`` above.
+
+    See Also
+    --------
+    sklearn.datasets.load_digits : The 1797 digits, not shifted.
+
+    Notes
+    -----
+    A shifted copy loses the row or column of pixels that leaves the frame
+    and gets a row or column of zeros (the background) on the other side.
+    Split the images at random (as the examples do with
+    ``train_test_split(X, y, test_size=0.2, random_state=0)``): the copies of
+    one digit are in five blocks, so a split by position would put all
+    copies of a shift on one side.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skl_sparse_ae.datasets import load_nudged_digits
+    >>> X, y = load_nudged_digits(dtype=np.float32, return_X_y=True)
+    >>> X.shape, X.dtype, y.shape
+    ((8985, 64), dtype('float32'), (8985,))
+    >>> float(X.min()), float(X.max())
+    (0.0, 1.0)
+    """
+    digits = load_digits()
+    images = _nudge(np.asarray(digits.images, dtype=dtype))
+    data = images.reshape(len(images), -1)
+    if scale:
+        data = minmax_scale(data, feature_range=(0, 1))
+    target = np.tile(digits.target, len(_NUDGES) + 1)
+    if return_X_y:
+        return data, target
+    return Bunch(
+        data=data,
+        target=target,
+        images=data.reshape(images.shape),
+        nudges=tuple(name for name, _, _ in _NUDGES),
+        feature_names=digits.feature_names,
+        target_names=digits.target_names,
+        DESCR=(
+            "Nudged digits: the 1797 8x8 images of scikit-learn's load_digits and "
+            "four copies of them shifted by one pixel up, left, right and down "
+            "(8985 images, 64 pixels, 10 classes)"
+            + (", each pixel min-max scaled to [0, 1]." if scale else ", grey levels 0-16.")
+        ),
+    )
