@@ -26,6 +26,7 @@ import sys
 import warnings
 
 import numpy as np
+from sklearn.base import BaseEstimator
 from sklearn.datasets import load_digits
 
 from skl_sparse_ae import SparseAutoencoder, StackedAutoencoderClassifier, ZCAWhitening
@@ -78,14 +79,16 @@ def digest(arrays):
 
 
 def fitted_arrays(estimator):
+    """Every public fitted attribute's arrays; those of fitted sub-estimators too."""
     names = sorted(k for k in vars(estimator) if k.endswith("_") and not k.startswith("_"))
     out = []
     for name in names:
         value = getattr(estimator, name)
-        if isinstance(value, list | tuple):
-            out.extend(np.asarray(v) for v in value)
-        else:
-            out.append(np.asarray(value))
+        for part in value if isinstance(value, list | tuple) else [value]:
+            if isinstance(part, BaseEstimator):
+                out.extend(fitted_arrays(part))
+            else:
+                out.append(np.asarray(part))
     return out
 
 

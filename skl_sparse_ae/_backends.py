@@ -2,11 +2,13 @@
 
 - NumPy arrays, and all that ``validate_data`` turns into them (lists,
   DataFrames, memory maps; any array when ``array_api_dispatch`` is off): the
-  chunked, threaded NumPy kernel of :mod:`skl_sparse_ae._objective`;
-- Dask arrays: the same kernel, block by block on the workers (L-BFGS);
+  objective of :mod:`skl_sparse_ae._objective`, chunked and threaded, with
+  the NumPy or numba kernel;
+- Dask arrays: the same, block by block on the workers (L-BFGS);
 - other Array API arrays under ``array_api_dispatch`` (PyTorch, CuPy,
-  array-api-strict): :mod:`skl_sparse_ae._objective_array_api`, in their
-  namespace and on their device.
+  array-api-strict): the same objective again, in their namespace and on
+  their device. What differs is only where the optimiser's parameters live
+  and how they move (:meth:`ArrayAPIBackend.from_host`, ``to_host``).
 
 A backend holds the objective and the few array operations the solvers and
 the estimators need; they call through it and never test the type of X.
@@ -19,12 +21,15 @@ import operator
 import numpy as np
 from sklearn.utils._array_api import (
     _is_numpy_namespace,
+    _matching_numpy_dtype,
+    _max_precision_float_dtype,
     check_same_namespace,
     get_namespace_and_device,
+    move_to,
+    supported_float_dtypes,
 )
 
 from . import _dask, _objective
-from ._objective_array_api import ArrayAPIBackend
 
 
 def _same(x):
@@ -81,6 +86,61 @@ class DaskBackend(NumPyBackend):
 
     evaluate = staticmethod(_dask.evaluate)
     solver_options = staticmethod(dict)  # the blocks' buffers live on the workers
+
+
+class ArrayAPIBackend(NumPyBackend):
+    """Arrays of one other namespace and device: the same objective, run there.
+
+    The optimiser's parameters and the gradient are flat vectors of
+    ``sum_dtype`` on the device: float64, or float32 on a device without
+    float64 (Apple MPS). L-BFGS keeps its own NumPy copy on the host
+    (:meth:`from_host`, :meth:`to_host` once per evaluation); Adam's state
+    stays on the device.
+    """
+
+    is_numpy = False
+    limit_threads = False  # the library brings its own threads (BLAS, OpenMP, GPU)
+    solver_options = staticmethod(dict)  # no buffers kept between evaluations
+
+    def __init__(self, xp, device):
+        self.xp = xp
+        self.device = device
+        self.sum_dtype = _max_precision_float_dtype(xp, device)
+        supported = supported_float_dtypes(xp, device)
+        self.float_dtypes = tuple(d for d in (xp.float64, xp.float32) if d in supported)
+
+    def numpy_dtype(self, X):
+        """The NumPy dtype that matches X's."""
+        return np.dtype(_matching_numpy_dtype(X, xp=self.xp))
+
+    def from_host(self, array, dtype=None):
+        """A NumPy array as a new array of ``dtype`` (default ``sum_dtype``)
+        on the device."""
+        dtype = self.sum_dtype if dtype is None else dtype
+        # Cast on the host: the device may not hold float64 at all.
+        host = np.asarray(array, dtype=np.float64 if dtype == self.xp.float64 else np.float32)
+        return self.xp.asarray(host, device=self.device, copy=True)
+
+    def to_host(self, array):
+        """A device array as a float64 NumPy array."""
+        return np.asarray(move_to(array, xp=np, device="cpu"), dtype=np.float64)
+
+    def params_from_host(self, params):
+        """:class:`Params` of NumPy arrays as device arrays of the same dtype."""
+        return _objective.Params(
+            *(
+                self.from_host(block, self.xp.float32 if block.dtype == np.float32 else None)
+                for block in vars(params).values()
+            )
+        )
+
+    def index(self, order):
+        """A NumPy permutation of rows as indices on the device."""
+        return self.xp.asarray(order, device=self.device)
+
+    def take_rows(self, X, rows):
+        """The rows of X at a slice or at device indices."""
+        return X[rows, ...] if isinstance(rows, slice) else self.xp.take(X, rows, axis=0)
 
 
 NUMPY = NumPyBackend()

@@ -1,34 +1,53 @@
-"""The sparse autoencoder objective J and its gradient.
+"""The sparse autoencoder objective J and its gradient, written once for every array library.
 
-Pure functions on arrays: nothing here knows about scikit-learn. Rows of ``X``
-are samples. The parameters travel as one flat float64 vector ``theta`` (what
-:func:`scipy.optimize.minimize` works on) laid out as
-``[W1 (h, n), W2ᵀ (h, n), b1 (h,), b2 (n,)]``.
+Pure functions on arrays: nothing here knows about scikit-learn's
+estimators. Rows of ``X`` are samples. The parameters travel as one flat
+vector ``theta`` (float64, what :func:`scipy.optimize.minimize` works on)
+laid out as ``[W1 (h, n), W2ᵀ (h, n), b1 (h,), b2 (n,)]``.
 
 One evaluation does the five matrix products X W1ᵀ, A2 W2ᵀ, δ3 W2, δ3ᵀ A2 and
-δ2ᵀ X. Everything else is elementwise work, done in place on buffers of one
-row chunk so that no temporary grows with the number of samples.
+δ2ᵀ X. Everything else is elementwise work on one row chunk at a time, done
+by a kernel (:class:`ElementwiseKernel`), so that no temporary grows with the
+number of samples. The formulation is the Array API standard's, for NumPy,
+PyTorch, CuPy and array-api-strict alike (see :mod:`skl_sparse_ae._array_api`
+for where they differ): on NumPy arrays the steps run in place on buffers
+kept between evaluations, on worker threads, with the NumPy or numba kernel;
+on other namespaces, on X's device with the Array API kernel.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
 
 import functools
-import math
 import operator
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
-from scipy.special import expit
 from sklearn import get_config
 from sklearn.utils import gen_batches
+from sklearn.utils._chunking import get_chunk_n_rows
 
-from ._kernels import default_kernel, tanh_
+from ._array_api import (
+    NUMPY,
+    add_to_rows,
+    chunk_mib,
+    expit,
+    matmul,
+    row_squared_norms,
+    set_at,
+    set_rows,
+    smallest_positions,
+    space_of,
+    squared_norm,
+)
+from ._buffers import EvaluationBuffers, hidden_buffer, hidden_rows, leading
+from ._kernels import kernel_for, tanh_
 from ._parallel import contiguous_runs, map_in_threads, n_threads
 
-# ρ̂ and 1 − ρ̂ are kept at or above the smallest normal float64 in the KL
-# term, the one guard needed so that a unit dead beyond float64's range
-# (ρ̂ = 0 after underflow) gives a large finite penalty, not inf or NaN.
+# ρ̂ and 1 − ρ̂ are kept at or above the smallest normal number of the sums'
+# dtype (float64) in the KL term, the one guard needed so that a unit dead
+# beyond its range (ρ̂ = 0 after underflow) gives a large finite penalty,
+# not inf or NaN.
 _RHO_HAT_TINY = np.finfo(np.float64).tiny
 
 # The loops sum A2 = (1 + T)/2 with T = tanh(Z2/2): where A2 (or 1 − A2) is
@@ -40,7 +59,7 @@ _RHO_HAT_TINY = np.finfo(np.float64).tiny
 # exact to rounding, and rare enough (dying or saturated units) to cost
 # little. The bounds keep the relative error of the fast form below ~2e-10
 # (float64) and ~1e-3 (float32, whose J is good to ~1e-6 at best).
-_TAIL_ACTIVATION = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-4}
+_TAIL_ACTIVATION = {"float64": 1e-6, "float32": 1e-4}
 
 # Target bytes of per-chunk temporaries: chunks that fit in the L2 cache keep
 # the several elementwise passes over a chunk in cache...
@@ -71,7 +90,10 @@ class Params:
 
     def copy(self):
         """Own, contiguous copies of the blocks (so they outlive ``theta``)."""
-        return Params(*(np.array(block, copy=True) for block in vars(self).values()))
+        if space_of(self.W1).is_numpy:
+            return Params(*(np.array(block, copy=True) for block in vars(self).values()))
+        xp = space_of(self.W1).xp
+        return Params(*(xp.asarray(block, copy=True) for block in vars(self).values()))
 
 
 @dataclass(frozen=True)
@@ -99,10 +121,18 @@ def n_params(n_features, n_components, tied=False):
     return (1 if tied else 2) * n_components * n_features + n_components + n_features
 
 
+def _flat(blocks, space):
+    """The blocks one after the other in one vector of ``space.sum_dtype``."""
+    xp = space.xp
+    flat = xp.concat([xp.reshape(block, (-1,)) for block in blocks])
+    return xp.astype(flat, space.sum_dtype, copy=False)
+
+
 def pack(params, tied=False):
-    """Flatten parameter blocks into one float64 vector (``tied``: without W2ᵀ)."""
+    """Flatten parameter blocks into one vector of the sums' dtype (float64
+    where the device has it; ``tied``: without W2ᵀ)."""
     blocks = [params.W1, params.b1, params.b2] if tied else vars(params).values()
-    return np.concatenate([block.ravel() for block in blocks]).astype(np.float64, copy=False)
+    return _flat(blocks, space_of(params.W1))
 
 
 def unpack(theta, n_features, n_components, dtype=np.float64, tied=False):
@@ -111,19 +141,19 @@ def unpack(theta, n_features, n_components, dtype=np.float64, tied=False):
     Views of ``theta`` when the dtype matches; one cast otherwise. ``tied``:
     the vector holds W1, b1, b2, and W2ᵀ is W1 (the same array).
     """
-    theta = np.asarray(theta).astype(dtype, copy=False)
+    xp = space_of(theta).xp
+    theta = xp.astype(xp.asarray(theta), dtype, copy=False)
     h, n = n_components, n_features
     hn = h * n
-    W1 = theta[:hn].reshape(h, n)
-    W2T, rest = (W1, hn) if tied else (theta[hn : 2 * hn].reshape(h, n), 2 * hn)
+    W1 = xp.reshape(theta[:hn], (h, n))
+    W2T, rest = (W1, hn) if tied else (xp.reshape(theta[hn : 2 * hn], (h, n)), 2 * hn)
     return Params(W1=W1, W2T=W2T, b1=theta[rest : rest + h], b2=theta[rest + h :])
 
 
-def fold_tied(grad, n_features, n_components):
-    """The gradient in the tied layout from the gradient in the untied one:
-    W1 serves as both W1 and W2ᵀ, so their gradients add up."""
-    g = unpack(grad, n_features, n_components)
-    return np.concatenate([(g.W1 + g.W2T).ravel(), g.b1, g.b2])
+def fold_tied(g, space):
+    """The gradient in the tied layout from the gradient blocks ``g`` in the
+    untied one: W1 serves as both W1 and W2ᵀ, so their gradients add up."""
+    return _flat([g.W1 + g.W2T, g.b1, g.b2], space)
 
 
 def initial_params(n_features, n_components, random_state, dtype=np.float64):
@@ -139,50 +169,55 @@ def initial_params(n_features, n_components, random_state, dtype=np.float64):
     )
 
 
-def sigmoid_(z):
-    """Logistic sigmoid in place, as ½·tanh(z/2) + ½.
+def _tanh(a, space):
+    """tanh(a): in place on NumPy (in the form fastest on this CPU, see
+    :func:`skl_sparse_ae._kernels.tanh_`), a new array elsewhere."""
+    return tanh_(a) if space.is_numpy else space.xp.tanh(a)
+
+
+def _sigmoid_of_half(half_z, space):
+    """sigmoid(z) as ½·tanh(z/2) + ½, given z/2; in place on NumPy.
 
     The same function as :func:`scipy.special.expit` (and overflow-free), but
-    faster because ``tanh`` (:func:`tanh_`) is one vectorised kernel where
-    expit makes several passes; it returns exact 0 or 1 only where expit
-    rounds to within 1e-16.
+    faster because ``tanh`` is one vectorised kernel where expit makes several
+    passes; it returns exact 0 or 1 only where expit rounds to within 1e-16.
     """
-    z *= 0.5
-    return _sigmoid_of_half_(z)
-
-
-def _sigmoid_of_half_(half_z):
-    """sigmoid(z) in place, given z/2 (saves sigmoid_'s first pass)."""
-    tanh_(half_z)
+    half_z = _tanh(half_z, space)
     half_z *= 0.5
     half_z += 0.5
     return half_z
 
 
-def _affine_sigmoid(A, W, b, out):
-    """sigmoid(A Wᵀ + b) into ``out``. The halving of z is done on the small
-    W and b instead of on the result: exact, since ×0.5 is exact in binary."""
-    np.matmul(A, (0.5 * W).T, out=out)
-    out += 0.5 * b
-    return _sigmoid_of_half_(out)
+def _affine_sigmoid(A, W, b, out=None):
+    """sigmoid(A Wᵀ + b), into ``out`` if given. The halving of z is done on
+    the small W and b instead of on the result: exact, since ×0.5 is exact
+    in binary."""
+    Z = matmul(A, (0.5 * W).T, out=out)
+    Z += 0.5 * b
+    return _sigmoid_of_half(Z, space_of(A))
 
 
 def _guarded(rho_hat, rho_hat_complement):
-    """ρ̂ and 1 − ρ̂ (given, or computed), kept at or above ``_RHO_HAT_TINY``.
+    """ρ̂ and 1 − ρ̂ (given, or computed), kept at or above the smallest
+    normal number of their dtype.
 
     1 − ρ̂ is passed in when it is known more accurately than by subtraction
     (a saturated unit, ρ̂ within rounding of 1).
     """
-    rho_hat = np.asarray(rho_hat, dtype=np.float64)
+    space = space_of(rho_hat)
+    xp = space.xp
+    rho_hat = xp.astype(xp.asarray(rho_hat), space.sum_dtype, copy=False)
     if rho_hat_complement is None:
         rho_hat_complement = 1.0 - rho_hat
-    return np.maximum(rho_hat, _RHO_HAT_TINY), np.maximum(rho_hat_complement, _RHO_HAT_TINY)
+    tiny = float(xp.finfo(space.sum_dtype).smallest_normal)
+    return xp.clip(rho_hat, min=tiny), xp.clip(rho_hat_complement, min=tiny)
 
 
 def kl_divergence(rho, rho_hat, rho_hat_complement=None):
     """Σⱼ KL(ρ ‖ ρ̂ⱼ) for Bernoulli variables; finite for ρ̂ = 0 or 1."""
     q, q_c = _guarded(rho_hat, rho_hat_complement)
-    return float(np.sum(rho * np.log(rho / q) + (1.0 - rho) * np.log((1.0 - rho) / q_c)))
+    xp = space_of(q).xp
+    return xp.sum(rho * xp.log(rho / q) + (1.0 - rho) * xp.log((1.0 - rho) / q_c))
 
 
 def _kl_gradient(rho, q, q_c, beta):
@@ -191,39 +226,49 @@ def _kl_gradient(rho, q, q_c, beta):
 
 
 def chunk_rows(n_features, n_components, itemsize, n_samples):
-    """Rows per chunk: the per-chunk temporaries fit the L2 cache (with at
-    least ``_MIN_CHUNK_ROWS`` rows) and scikit-learn's ``working_memory``
-    (MiB), whichever is smaller."""
+    """Rows per chunk of NumPy arrays: the per-chunk temporaries fit the L2
+    cache (with at least ``_MIN_CHUNK_ROWS`` rows) and scikit-learn's
+    ``working_memory`` (MiB), whichever is smaller."""
     row_bytes = (2 * n_features + 2 * n_components) * itemsize
     cache_rows = max(_CACHE_BYTES // row_bytes, _MIN_CHUNK_ROWS)
     memory_rows = int(get_config()["working_memory"] * 2**20) // row_bytes
     return max(1, min(cache_rows, memory_rows, n_samples))
 
 
+def _rows_per_chunk(X, n_components, space):
+    """Rows per chunk of X: :func:`chunk_rows` for NumPy; elsewhere, about
+    four rows of X̂ and two of A2 within :func:`skl_sparse_ae._array_api.chunk_mib`
+    (one chunk in most cases on a GPU, where fewer kernel launches win)."""
+    m, n = X.shape
+    itemsize = space.xp.finfo(X.dtype).bits // 8
+    if space.is_numpy:
+        return chunk_rows(n, n_components, itemsize, m)
+    row_bytes = (4 * n + 2 * n_components) * itemsize
+    return get_chunk_n_rows(
+        row_bytes=row_bytes, max_n_rows=m, working_memory=chunk_mib(X, space.xp)
+    )
+
+
 def hidden_activations(X, W1, b1, out=None, k=None):
     """A2 = f(X W1ᵀ + b1), written into ``out`` if given; ``k``: only the k
     largest of each row kept, the others 0 (k-sparse codes)."""
-    if out is None:
+    space = space_of(X)
+    if out is None and space.is_numpy:
         out = np.empty((X.shape[0], W1.shape[0]), dtype=np.result_type(X, W1))
-    _affine_sigmoid(X, W1, b1, out)
+    out = _affine_sigmoid(X, W1, b1, out)
     if k is not None and k < out.shape[1]:
-        np.put_along_axis(out, _smallest(out, out.shape[1] - k, axis=1), 0.0, axis=1)
+        dropped = smallest_positions(out, out.shape[1] - k, 1, space)
+        out = set_at(out, dropped, 0.0, 1, space)
     return out
-
-
-def _smallest(A, count, axis):
-    """Indices of the ``count`` smallest entries of A along ``axis`` (in no
-    particular order; ties broken the same way every time)."""
-    return np.take(np.argpartition(A, count - 1, axis=axis), np.arange(count), axis=axis)
 
 
 def reconstruct(A2, W2T, b2, decoder, out=None):
     """X̂ = g(A2 W2ᵀ + b2) with g the logistic sigmoid or the identity."""
-    if out is None:
+    if out is None and space_of(A2).is_numpy:
         out = np.empty((A2.shape[0], W2T.shape[1]), dtype=np.result_type(A2, W2T))
     if decoder == "logistic":
         return _affine_sigmoid(A2, W2T.T, b2, out)
-    np.matmul(A2, W2T, out=out)
+    out = matmul(A2, W2T, out=out)
     out += b2
     return out
 
@@ -231,16 +276,16 @@ def reconstruct(A2, W2T, b2, decoder, out=None):
 def squared_error_rows(X, params, decoder, k=None):
     """½‖X̂ − X‖² for each row of X, chunked so X̂ is never held for all rows
     (``k``: from k-sparse codes)."""
-    m, n = X.shape
-    h = params.W1.shape[0]
-    step = chunk_rows(n, h, X.dtype.itemsize, m)
-    result = np.empty(m, dtype=X.dtype)
+    space = space_of(X)
+    m = X.shape[0]
+    step = _rows_per_chunk(X, params.W1.shape[0], space)
+    result = space.empty((m,), X.dtype)
     for rows in gen_batches(m, step):
-        Xc = X[rows]
+        Xc = X[rows, ...]
         diff = hidden_activations(Xc, params.W1, params.b1, k=k)
         diff = reconstruct(diff, params.W2T, params.b2, decoder)
         diff -= Xc
-        result[rows] = 0.5 * np.einsum("ij,ij->i", diff, diff)
+        result[rows] = 0.5 * row_squared_norms(diff, space)
     return result
 
 
@@ -248,13 +293,16 @@ class ElementwiseKernel(Protocol):
     """The kernel contract: the elementwise steps of one pass over a chunk.
 
     A pass over a chunk of rows (:func:`_forward_pass`, :func:`_backward_pass`)
-    is matrix products, done by NumPy's BLAS, and the three steps below, done
-    in place on buffers of the chunk by the kernel of the process
-    (:func:`skl_sparse_ae._kernels.default_kernel`): NumPy ufuncs, or numba's
-    fused loops. Every array is C-contiguous and in the dtype of X, except
-    the float64 ``t_sum``; ``scratch`` is a buffer of the shape of the first
-    argument that a kernel may use. The notation is that of
-    :class:`ChunkWeights`.
+    is matrix products and the three steps below, done by the kernel of the
+    arrays (:func:`skl_sparse_ae._kernels.kernel_for`): for NumPy arrays the
+    process's, NumPy ufuncs or numba's fused loops, in place on buffers of the
+    chunk; for other namespaces the Array API kernel. Each step returns its
+    result, which is its first argument where the kernel works in place, and
+    adds to the sums it is given (arrays of the caller's, in place). Every
+    NumPy array is C-contiguous and in the dtype of X, except the float64
+    ``t_sum``; ``scratch`` is a buffer of the shape of the first argument
+    that a kernel may use (None for the Array API kernel). The notation is
+    that of :class:`ChunkWeights`.
 
     A kernel may also do a thread's whole pass over its chunks itself, the
     products included (``forward_chunks_``, ``backward_chunks_``: the same
@@ -271,15 +319,15 @@ class ElementwiseKernel(Protocol):
     balanced_chunks: bool
 
     def encode_(self, T, b1_half, t_sum):
-        """T (h, c) holds Z2ᵀ/2 − b1/2: make it tanh(Z2ᵀ/2) and add its sum
+        """T (h, c) holds Z2ᵀ/2 − b1/2: return tanh(Z2ᵀ/2) and add its sum
         over the chunk's rows to ``t_sum`` (h,), unless that is None."""
 
     def output_delta_(self, d3, Xc, logistic, scratch):
-        """d3 (c, n) holds Z3/2 (logistic) or Z3 (identity): make it δ3′
-        and return the chunk's Σ s² (logistic) or Σ‖X̂ − X‖² (identity)."""
+        """d3 (c, n) holds Z3/2 (logistic) or Z3 (identity): return δ3′ and
+        the chunk's Σ s² (logistic) or Σ‖X̂ − X‖² (identity)."""
 
     def hidden_delta_(self, d2, T, coef, gb1, scratch):
-        """d2 (h, c) holds δ3′ (W2/8)ᵀ: make it δ2′ = (d2 + coef)(1 − T²)
+        """d2 (h, c) holds δ3′ (W2/8)ᵀ: return δ2′ = (d2 + coef)(1 − T²)
         (``coef`` (h,) may be None: no sparsity term) and add its sum over
         the chunk's rows to ``gb1`` (h,)."""
 
@@ -324,9 +372,10 @@ class ChunkWeights:
     V: np.ndarray  # (h + 1, n)
     W2_scaled: np.ndarray  # (h, n): W2ᵀ · δ3's scale
     decoder: str
-    W1: np.ndarray  # (h, n) float64
-    b1: np.ndarray  # (h,) float64
+    W1: np.ndarray  # (h, n) in the sums' dtype (float64)
+    b1: np.ndarray  # (h,) in the sums' dtype
     kernel: ElementwiseKernel
+    space: object  # the skl_sparse_ae._array_api.Space of the arrays
     sparsity: "Sparsity | None" = None
     k: int | None = None
 
@@ -334,21 +383,22 @@ class ChunkWeights:
     def make(cls, params, decoder, sparsity=None, kernel=None, k=None):
         """From :class:`Params` in the dtype of X (float64 blocks are used as
         they are, float32 ones are widened for the exact encoder); ``kernel``
-        defaults to the process's."""
-        dtype = params.W1.dtype
+        defaults to that of the arrays' namespace."""
+        space = space_of(params.W1)
+        xp = space.xp
         half = 0.5 if decoder == "logistic" else 1.0  # logistic: tanh takes Z3/2
-        V = np.empty((params.W2T.shape[0] + 1, params.W2T.shape[1]), dtype=dtype)
-        np.multiply(params.W2T, 0.5 * half, out=V[:-1])
-        V[-1] = half * (params.b2 + 0.5 * params.W2T.sum(axis=0))
+        last = half * (params.b2 + 0.5 * xp.sum(params.W2T, axis=0))
+        V = xp.concat([params.W2T * (0.5 * half), xp.reshape(last, (1, -1))])
         return cls(
             W1_half=0.5 * params.W1,
             b1_half=0.5 * params.b1,
             V=V,
             W2_scaled=params.W2T * _DELTA3_SCALE[decoder],
             decoder=decoder,
-            W1=params.W1.astype(np.float64, copy=False),
-            b1=params.b1.astype(np.float64, copy=False),
-            kernel=kernel or default_kernel(),
+            W1=xp.astype(params.W1, space.sum_dtype, copy=False),
+            b1=xp.astype(params.b1, space.sum_dtype, copy=False),
+            kernel=kernel or kernel_for(space),
+            space=space,
             sparsity=sparsity,
             k=k if k is not None and k < params.W1.shape[0] else None,
         )
@@ -378,21 +428,26 @@ class Sparsity:
     @classmethod
     def make(cls, rho, rho_hat, rho_hat_complement, beta, dtype):
         q, q_c = _guarded(rho_hat, rho_hat_complement)
-        tail = np.flatnonzero(np.minimum(q, q_c) < _TAIL_ACTIVATION[np.dtype(dtype)])
-        fast = slice(None)
-        if tail.size:  # not q[tail]: 1/q there could overflow
-            fast = np.ones(q.size, dtype=bool)
-            fast[tail] = False
-        coef = np.zeros(q.size, dtype=dtype)
-        coef[fast] = _kl_gradient(rho, q[fast], q_c[fast], beta)
+        space = space_of(q)
+        xp = space.xp
+        in_tail = xp.minimum(q, q_c) < _TAIL_ACTIVATION[_dtype_name(dtype)]
+        tail = xp.nonzero(in_tail)[0]
+        fast = ~in_tail  # not q[tail]: 1/q there could overflow
+        coef = space.zeros(q.shape, dtype)
+        coef[fast] = xp.astype(_kl_gradient(rho, q[fast], q_c[fast], beta), dtype)
         return cls(
             coef=coef,
             tail=tail,
-            tail_q=q[tail],
-            tail_q_c=q_c[tail],
+            tail_q=xp.take(q, tail),
+            tail_q_c=xp.take(q_c, tail),
             beta_rho=beta * rho,
             beta_rho_c=beta * (1.0 - rho),
         )
+
+
+def _dtype_name(dtype):
+    """ "float64" or "float32", for a dtype of any namespace."""
+    return "float32" if "32" in str(dtype) else "float64"
 
 
 # δ3 = scale · δ3′ and Σ(X̂ − X)² = scale · Σ (what the loop squares), per decoder.
@@ -416,13 +471,13 @@ class Sums:
     tail_gb1: np.ndarray  # (k,) float64: its Σ over rows
 
     @classmethod
-    def zeros(cls, n, h, dtype, decoder, n_tail=0):
+    def zeros(cls, n, h, dtype, decoder, n_tail=0, space=NUMPY):
         return cls(
             decoder,
             0.0,
-            *(np.zeros(shape, dtype) for shape in ((h + 1, n), (h, n), h)),
-            np.zeros((n_tail, n)),
-            np.zeros(n_tail),
+            *(space.zeros(shape, dtype) for shape in ((h + 1, n), (h, n), h)),
+            space.zeros((n_tail, n)),
+            space.zeros(n_tail),
         )
 
     def __iadd__(self, other):
@@ -445,8 +500,8 @@ class HiddenSums:
     inactive: np.ndarray  # (h,)
 
     @classmethod
-    def zeros(cls, h):
-        return cls(np.zeros(h), np.zeros(h))
+    def zeros(cls, h, space=NUMPY):
+        return cls(space.zeros(h), space.zeros(h))
 
     def __iadd__(self, other):
         self.active += other.active
@@ -459,129 +514,112 @@ class HiddenSums:
 
 
 class _Workspace:
-    """Buffers of one chunk and the running sums of one worker thread."""
+    """Buffers of one chunk and the running sums of one worker thread
+    (NumPy arrays; elsewhere the steps make their own arrays, no buffers)."""
 
-    def __init__(self, rows, n, h, dtype, decoder, n_tail=0):
-        self.visible = np.empty((rows, n), dtype=dtype)  # Z3, then s, then δ3′
-        self.visible_scratch = np.empty((rows, n), dtype=dtype)
-        self.hidden = _hidden_buffer((h + 1, rows), dtype)  # [T; 1] when not kept
-        self.delta2 = np.empty((h, rows), dtype=dtype)
-        self.hidden_scratch = np.empty((h, rows), dtype=dtype)
-        self.sums = Sums.zeros(n, h, dtype, decoder, n_tail)
-        self.hidden_sums = HiddenSums.zeros(h)  # over the rows seen
+    def __init__(self, rows, n, h, dtype, decoder, n_tail=0, space=NUMPY):
+        self.space = space
+        if space.is_numpy:
+            self.visible = np.empty((rows, n), dtype=dtype)  # Z3, then s, then δ3′
+            self.visible_scratch = np.empty((rows, n), dtype=dtype)
+            self.hidden = hidden_buffer((h + 1, rows), dtype)  # [T; 1] when not kept
+            self.delta2 = np.empty((h, rows), dtype=dtype)
+            self.hidden_scratch = np.empty((h, rows), dtype=dtype)
+        else:
+            self.visible = self.visible_scratch = self.hidden = None
+            self.delta2 = self.hidden_scratch = None
+        self.shape = (n, h, dtype, decoder)
+        self.sums = Sums.zeros(n, h, dtype, decoder, n_tail, space)
+        self.hidden_sums = HiddenSums.zeros(h, space)  # over the rows seen
 
     def restart(self):
         """Zero sums, and the row of ones again (a short last chunk wrote its
         leading elements over it): the buffers of another evaluation."""
-        h, n = self.delta2.shape[0], self.visible.shape[1]
-        self.sums = Sums.zeros(n, h, self.visible.dtype, self.sums.decoder)
-        self.hidden_sums = HiddenSums.zeros(h)
-        self.hidden[-1] = 1.0
+        n, h, dtype, decoder = self.shape
+        self.sums = Sums.zeros(n, h, dtype, decoder, 0, self.space)
+        self.hidden_sums = HiddenSums.zeros(h, self.space)
+        if self.hidden is not None:
+            self.hidden[-1] = 1.0
         return self
 
 
-class EvaluationBuffers:
-    """The large buffers of :func:`evaluate` (T of every chunk, each thread's
-    workspace), kept from one evaluation to the next of a fit.
-
-    Allocated anew, a buffer of a megabyte or more is a fresh mapping from
-    the system whose pages fault in on first use, at every evaluation: with
-    glibc's defaults that was a quarter of the float32 UFLDL fit's time in
-    the benchmark's process (2.0–2.2 s against 1.5–1.6 s). The buffers of
-    the two latest shapes of each kind are kept (minibatches: the full
-    batches and the last one); a solver holds one of these for its run, and
-    the memory goes with it.
-    """
-
-    _KEPT = 2
-
-    def __init__(self):
-        self._kept = {}  # kind -> {key: buffer}, oldest first
-
-    def get(self, kind, key, make):
-        """The buffer of this kind for ``key`` (its shapes), made by ``make()``
-        if none is kept for it."""
-        kept = self._kept.setdefault(kind, {})
-        if key in kept:
-            return kept[key]
-        while len(kept) >= self._KEPT:  # the oldest goes before the new one is made
-            del kept[next(iter(kept))]
-        kept[key] = buffer = make()
-        return buffer
+def _columns(buffer, count):
+    """The leading ``count`` columns of a (k, rows) NumPy buffer as a
+    C-contiguous array (:func:`leading`); None where there are no buffers."""
+    return None if buffer is None else leading(buffer, count)
 
 
-def _hidden_buffer(shape, dtype):
-    """Room for T over ``shape[-1]`` rows with the row of ones below it."""
-    buffer = np.empty(shape, dtype=dtype)
-    buffer[..., -1, :] = 1.0
-    return buffer
-
-
-def _leading(buffer, rows):
-    """The first ``rows`` columns of a (k, rows_max) buffer as a C-contiguous
-    (k, rows) array: its leading elements, not a strided slice (the kernels
-    take contiguous arrays; the last chunk of X is usually shorter)."""
-    if rows == buffer.shape[-1]:
-        return buffer
-    shape = (*buffer.shape[:-1], rows)
-    return buffer.reshape(-1)[: math.prod(shape)].reshape(shape)
-
-
-def _hidden_rows(buffer, rows):
-    """[T; 1] for ``rows`` rows in a buffer of :func:`_hidden_buffer`."""
-    T1 = _leading(buffer, rows)
-    if T1 is not buffer:
-        T1[-1] = 1.0  # the leading elements held other rows before
-    return T1
+def _rows(buffer, count):
+    """The first ``count`` rows of a (rows, n) NumPy buffer; None where there are no buffers."""
+    return None if buffer is None else buffer[:count]
 
 
 def _encode_chunk(Xc, weights, T, t_sum):
-    """T = tanh(Z2/2) of the rows Xc, written into T (h, rows), with the
-    units dropped by k-sparsity at −1; its sum over the rows added to
-    ``t_sum`` unless that is None."""
-    np.matmul(weights.W1_half, Xc.T, out=T)
+    """T = tanh(Z2/2) (h, rows) of the rows Xc, written into the buffer T if
+    given, with the units dropped by k-sparsity at −1; its sum over the rows
+    added to ``t_sum`` unless that is None."""
+    space = weights.space
+    T = matmul(weights.W1_half, Xc.T, out=T)
     if weights.k is None:
-        weights.kernel.encode_(T, weights.b1_half, t_sum)
-        return T
-    weights.kernel.encode_(T, weights.b1_half, None)
-    np.put_along_axis(T, _dropped(T, weights.k), -1.0, axis=0)
+        return weights.kernel.encode_(T, weights.b1_half, t_sum)
+    T = weights.kernel.encode_(T, weights.b1_half, None)
+    T = set_at(T, _dropped(T, weights.k, space), -1.0, 0, space)
     if t_sum is not None:
-        t_sum += T.sum(axis=1, dtype=np.float64)
+        t_sum += space.xp.sum(T, axis=1, dtype=t_sum.dtype)
     return T
 
 
-def _dropped(T, k):
-    """Indices (h − k, rows) of the units each row (column of T) drops."""
-    return _smallest(T, T.shape[0] - k, axis=0)
+def _dropped(T, k, space):
+    """Where the units each row (column of T) drops are (see :func:`set_at`)."""
+    return smallest_positions(T, T.shape[0] - k, 0, space)
 
 
 def _kept(Xc, weights, units):
     """Whether each of the hidden ``units`` is kept in each row of Xc, as a
-    (rows, len(units)) 0/1 float64 array, or None when k-sparsity is off.
-    The same choice as :func:`_encode_chunk` makes (the same computation)."""
+    (rows, len(units)) 0/1 array of the sums' dtype, or None when k-sparsity
+    is off. The same choice as :func:`_encode_chunk` makes (the same
+    computation)."""
     if weights.k is None:
         return None
-    T = np.empty((weights.W1.shape[0], Xc.shape[0]), dtype=weights.W1_half.dtype)
-    np.matmul(weights.W1_half, Xc.T, out=T)
-    weights.kernel.encode_(T, weights.b1_half, None)
-    kept = np.ones(T.shape)
-    np.put_along_axis(kept, _dropped(T, weights.k), 0.0, axis=0)
-    return kept[units].T
+    space = weights.space
+    T = weights.kernel.encode_(weights.W1_half @ Xc.T, weights.b1_half, None)
+    kept = set_at(
+        space.ones(T.shape, space.sum_dtype), _dropped(T, weights.k, space), 0.0, 0, space
+    )
+    return space.xp.take(kept, units, axis=0).T
 
 
 def _exact_encoder(Xc, weights, units):
-    """Z2 of the rows Xc for the hidden ``units``, in float64, (rows, k)."""
-    Z = Xc.astype(np.float64, copy=False) @ weights.W1[units].T
-    Z += weights.b1[units]
+    """Z2 of the rows Xc for the hidden ``units``, in the sums' dtype, (rows, k)."""
+    xp = weights.space.xp
+    Z = xp.astype(Xc, weights.space.sum_dtype, copy=False) @ xp.take(weights.W1, units, axis=0).T
+    Z += xp.take(weights.b1, units)
     return Z
 
 
 def _chunk_buffers(X, X_in, i, step, ws, stored):
     """Rows ``i``·step… of X (the target) and of X_in (the encoder's input),
-    and the [T; 1] buffer for them."""
-    start, stop = i * step, min((i + 1) * step, X.shape[0])
-    T1 = _hidden_rows(stored[i] if stored is not None else ws.hidden, stop - start)
-    return X[start:stop], X_in[start:stop], T1
+    and the [T; 1] buffer for them (None where there are no buffers)."""
+    rows = _chunk(i, step, X.shape[0])
+    buffer = ws.hidden if stored is None else stored[i]
+    T1 = (
+        None
+        if buffer is None or isinstance(stored, list)
+        else hidden_rows(buffer, rows.stop - rows.start)
+    )
+    return X[rows, ...], X_in[rows, ...], T1
+
+
+def _chunk(i, step, m):
+    """The rows of chunk ``i`` (a slice within bounds, as the standard asks)."""
+    return slice(i * step, min((i + 1) * step, m))
+
+
+def _with_ones(T, T1, space):
+    """[T; 1]: the buffer ``T1`` whose leading rows T is, or T and a row of ones."""
+    if T1 is not None:
+        return T1
+    return space.xp.concat([T, space.ones((1, T.shape[1]), T.dtype)])
 
 
 def _chunk_bounds(chunks, step, m):
@@ -591,86 +629,101 @@ def _chunk_bounds(chunks, step, m):
 
 
 def _hidden_of(chunks, ws, stored):
-    """The T buffers of ``chunks`` for the kernels' whole passes."""
+    """The T buffers of ``chunks`` for the kernels' whole passes (None without buffers)."""
+    if ws.hidden is None:
+        return None
     return ws.hidden[np.newaxis] if stored is None else stored[chunks.start : chunks.stop]
 
 
 def _forward_pass(X, X_in, chunks, weights, ws, step, stored):
     """First pass over ``chunks``: add their :class:`HiddenSums` to the
-    workspace's (and keep T if ``stored``)."""
-    t_sum = np.zeros(weights.W1.shape[0])
+    workspace's (and keep T if ``stored``: NumPy buffers, or a list that
+    gets T of each chunk)."""
+    space = weights.space
+    xp = space.xp
+    t_sum = space.zeros(weights.W1.shape[0])
     bounds = _chunk_bounds(chunks, step, X.shape[0])
     rows = int(np.sum(bounds[1] - bounds[0]))
     hidden = _hidden_of(chunks, ws, stored)
     if not weights.kernel.forward_chunks_(X_in, bounds, hidden, stored is not None, weights, t_sum):
         for i in chunks:
             _, Xc_in, T1 = _chunk_buffers(X, X_in, i, step, ws, stored)
-            _encode_chunk(Xc_in, weights, T1[:-1], t_sum)
+            T = _encode_chunk(Xc_in, weights, None if T1 is None else T1[:-1], t_sum)
+            if isinstance(stored, list):
+                stored[i] = T
     sums = HiddenSums(0.5 * (rows + t_sum), 0.5 * (rows - t_sum))
     # Units whose mean A2 or 1 − A2 over these rows is below the tail bound,
     # i.e. |Σ T| > rows·(1 − 2·bound): rare, and summed again exactly.
-    tail = np.flatnonzero(np.abs(t_sum) > rows * (1.0 - 2.0 * _TAIL_ACTIVATION[X.dtype]))
-    if tail.size:
-        sums.active[tail] = sums.inactive[tail] = 0.0
+    bound = _TAIL_ACTIVATION[_dtype_name(X.dtype)]
+    tail = xp.nonzero(xp.abs(t_sum) > rows * (1.0 - 2.0 * bound))[0]
+    if tail.shape[0]:
+        active_sum = space.zeros(tail.shape[0])
+        inactive_sum = space.zeros(tail.shape[0])
         for i in chunks:
-            Xc_in = X_in[i * step : (i + 1) * step]
+            Xc_in = X_in[_chunk(i, step, X.shape[0]), ...]
             Z = _exact_encoder(Xc_in, weights, tail)
-            active, inactive = expit(Z), expit(-Z)
+            active, inactive = expit(Z, space), expit(-Z, space)
             kept = _kept(Xc_in, weights, tail)
             if kept is not None:  # a dropped unit is inactive: A2 = 0
                 active *= kept
                 inactive *= kept
                 inactive += 1.0 - kept
-            sums.active[tail] += active.sum(axis=0)
-            sums.inactive[tail] += inactive.sum(axis=0)
+            active_sum += xp.sum(active, axis=0)
+            inactive_sum += xp.sum(inactive, axis=0)
+        set_rows(sums.active, tail, active_sum, space)
+        set_rows(sums.inactive, tail, inactive_sum, space)
     ws.hidden_sums += sums
 
 
 def _backward_pass(X, X_in, chunks, weights, ws, step, stored):
     """Second pass over ``chunks``: squared error and gradient sums."""
-    sums, kernel, sparsity = ws.sums, weights.kernel, weights.sparsity
+    sums, kernel, sparsity, space = ws.sums, weights.kernel, weights.sparsity, weights.space
     coef = None if sparsity is None else sparsity.coef
     bounds = _chunk_bounds(chunks, step, X.shape[0])
     hidden = _hidden_of(chunks, ws, stored)
     if kernel.backward_chunks_(X, X_in, bounds, hidden, stored is not None, weights, ws):
-        if sparsity is not None and sparsity.tail.size:
+        if sparsity is not None and sparsity.tail.shape[0]:
             for i in chunks:
-                _add_tail_sparsity(X_in[i * step : (i + 1) * step], weights, sums)
+                _add_tail_sparsity(X_in[_chunk(i, step, X.shape[0]), ...], weights, sums)
         return
     for i in chunks:
         Xc, Xc_in, T1 = _chunk_buffers(X, X_in, i, step, ws, stored)
         c = Xc.shape[0]
         if stored is None:
-            _encode_chunk(Xc_in, weights, T1[:-1], None)  # its sum is known
-        T = T1[:-1]
+            T = _encode_chunk(Xc_in, weights, None if T1 is None else T1[:-1], None)
+        else:  # its sum is known
+            T = stored[i] if isinstance(stored, list) else T1[:-1]
+        T1 = _with_ones(T, T1, space)
 
-        d3 = np.matmul(T1.T, weights.V, out=ws.visible[:c])  # Z3/2, or Z3
-        sums.sq += kernel.output_delta_(
-            d3, Xc, weights.decoder == "logistic", ws.visible_scratch[:c]
-        )  # d3 is δ3′ now
+        d3 = matmul(T1.T, weights.V, out=_rows(ws.visible, c))  # Z3/2, or Z3
+        d3, sq = kernel.output_delta_(
+            d3, Xc, weights.decoder == "logistic", _rows(ws.visible_scratch, c)
+        )  # δ3′
+        sums.sq += sq if space.is_numpy else space.xp.astype(sq, space.sum_dtype)
 
-        d2 = np.matmul(weights.W2_scaled, d3.T, out=_leading(ws.delta2, c))
-        if sparsity is not None and sparsity.tail.size:
+        d2 = matmul(weights.W2_scaled, d3.T, out=_columns(ws.delta2, c))
+        if sparsity is not None and sparsity.tail.shape[0]:
             _add_tail_sparsity(Xc_in, weights, sums)
-        kernel.hidden_delta_(d2, T, coef, sums.gb1, _leading(ws.hidden_scratch, c))
+        d2 = kernel.hidden_delta_(d2, T, coef, sums.gb1, _columns(ws.hidden_scratch, c))
 
         sums.G += T1 @ d3
         sums.gW1 += d2 @ Xc_in
 
 
 def _add_tail_sparsity(Xc_in, weights, sums):
-    """The KL part of δ2 for the tail units of :class:`Sparsity`, in float64."""
-    sparsity = weights.sparsity
+    """The KL part of δ2 for the tail units of :class:`Sparsity`, in the sums' dtype."""
+    sparsity, space = weights.sparsity, weights.space
+    xp = space.xp
     Z = _exact_encoder(Xc_in, weights, sparsity.tail)
-    slope = expit(Z)
-    slope *= expit(-Z)  # A2(1 − A2), accurate however small
+    slope = expit(Z, space)
+    slope *= expit(-Z, space)  # A2(1 − A2), accurate however small
     kept = _kept(Xc_in, weights, sparsity.tail)
     if kept is not None:
         slope *= kept  # no gradient through a dropped unit
-    coef = np.multiply(slope / sparsity.tail_q, -sparsity.beta_rho)
+    coef = (slope / sparsity.tail_q) * (-sparsity.beta_rho)
     coef += (slope / sparsity.tail_q_c) * sparsity.beta_rho_c
-    sums.tail_gb1 += coef.sum(axis=0)
-    sums.tail_gW1 += coef.T @ Xc_in.astype(np.float64, copy=False)
+    sums.tail_gb1 += xp.sum(coef, axis=0)
+    sums.tail_gW1 += coef.T @ xp.astype(Xc_in, space.sum_dtype, copy=False)
 
 
 def sparsity_term(rho, rho_hat, beta, dtype, rho_hat_complement=None, penalty="kl"):
@@ -678,23 +731,25 @@ def sparsity_term(rho, rho_hat, beta, dtype, rho_hat_complement=None, penalty="k
     if not beta:
         return None
     if penalty == "l1":  # ∂(β Σⱼ ρ̂ⱼ)/∂A2 = β/m for every unit: nothing to be exact about
-        h = np.shape(rho_hat)[0]
-        no_tail = np.zeros(0, dtype=np.intp)
-        return Sparsity(np.full(h, beta, dtype=dtype), no_tail, np.zeros(0), np.zeros(0), 0, 0)
+        space = space_of(rho_hat)
+        h = rho_hat.shape[0]
+        no_tail = space.zeros(0, space.xp.int64)
+        coef = space.xp.full((h,), beta, dtype=dtype, device=space.device)
+        return Sparsity(coef, no_tail, space.zeros(0), space.zeros(0), 0, 0)
     return Sparsity.make(rho, rho_hat, rho_hat_complement, beta, dtype)
 
 
 def penalty_value(rho, rho_hat, rho_hat_complement, penalty="kl"):
     """The sparsity term of J without its weight β."""
     if penalty == "l1":
-        return float(np.sum(rho_hat))
+        return space_of(rho_hat).xp.sum(rho_hat)
     return kl_divergence(rho, rho_hat, rho_hat_complement)
 
 
-def _chunks(m, n, h, dtype):
+def _chunks(X, h, space):
     """Rows per chunk and the number of chunks."""
-    step = chunk_rows(n, h, dtype.itemsize, m)
-    return step, -(-m // step)
+    step = _rows_per_chunk(X, h, space)
+    return step, -(-X.shape[0] // step)
 
 
 def _balanced(m, step, n_chunks, n_workers):
@@ -712,28 +767,29 @@ def _balanced(m, step, n_chunks, n_workers):
 
 def block_hidden_sums(X, params, k=None):
     """:class:`HiddenSums` over the rows of one block (single thread)."""
-    m, n = X.shape
-    h = params.W1.shape[0]
-    step, n_chunks = _chunks(m, n, h, X.dtype)
-    ws = _Workspace(step, n, h, X.dtype, "identity")
+    space = space_of(X)
+    n, h = X.shape[1], params.W1.shape[0]
+    step, n_chunks = _chunks(X, h, space)
+    ws = _Workspace(step, n, h, X.dtype, "identity", space=space)
     weights = ChunkWeights.make(params, "identity", k=k)
-    _forward_pass(X, X, range(n_chunks), weights, ws, step, None)
+    stored = None if space.is_numpy else [None] * n_chunks
+    _forward_pass(X, X, range(n_chunks), weights, ws, step, stored)
     return ws.hidden_sums
 
 
 def block_sums(X, params, sparsity, decoder, k=None):
     """:class:`Sums` over the rows of one block (single thread)."""
-    m, n = X.shape
-    h = params.W1.shape[0]
-    step, n_chunks = _chunks(m, n, h, X.dtype)
-    ws = _Workspace(step, n, h, X.dtype, decoder, _n_tail(sparsity))
+    space = space_of(X)
+    n, h = X.shape[1], params.W1.shape[0]
+    step, n_chunks = _chunks(X, h, space)
+    ws = _Workspace(step, n, h, X.dtype, decoder, _n_tail(sparsity), space)
     weights = ChunkWeights.make(params, decoder, sparsity, k=k)
     _backward_pass(X, X, range(n_chunks), weights, ws, step, None)
     return ws.sums
 
 
 def _n_tail(sparsity):
-    return 0 if sparsity is None else sparsity.tail.size
+    return 0 if sparsity is None else sparsity.tail.shape[0]
 
 
 def loss_and_grad_from_sums(
@@ -748,33 +804,32 @@ def loss_and_grad_from_sums(
     sparsity=None,
     variant=UFLDL,
 ):
-    """J and its float64 gradient (in the layout of ``variant``) from the row
-    sums over all m rows (``sparsity``: the :class:`Sparsity` the sums were
-    made with)."""
-    n, h = params.W1.shape[1], params.W1.shape[0]
-    W1_sq = float(np.dot(params.W1.ravel(), params.W1.ravel()))
-    W2_sq = float(np.dot(params.W2T.ravel(), params.W2T.ravel()))
+    """J and its gradient (in the sums' dtype, in the layout of ``variant``)
+    from the row sums over all m rows (``sparsity``: the :class:`Sparsity`
+    the sums were made with)."""
+    space = space_of(params.W1)
+    xp, sum_dtype = space.xp, space.sum_dtype
+    W1_sq = squared_norm(params.W1, space)
+    W2_sq = squared_norm(params.W2T, space)
     sq_error = _SQUARED_ERROR_SCALE[sums.decoder] * sums.sq
     loss = sq_error / (2 * m) + 0.5 * lam * (W1_sq + W2_sq)
     if beta:
         loss += beta * penalty_value(rho, rho_hat, rho_hat_complement, variant.penalty)
 
-    grad = np.empty(n_params(n, h), dtype=np.float64)
-    g = unpack(grad, n, h)  # float64 views into grad
     d3_scale = _DELTA3_SCALE[sums.decoder] / m
     # A2 = (1 + T)/2: A2ᵀδ3 = (Tᵀδ3′ + 1ᵀδ3′)·scale/2, and 1ᵀδ3 is b2's gradient.
-    gW2T, gW1 = g.W2T, g.W1
-    np.add(sums.G[:-1], sums.G[-1], out=gW2T)
+    gW2T = xp.astype(sums.G[:-1, ...] + sums.G[-1, ...], sum_dtype)
     gW2T *= 0.5 * d3_scale
     gW2T += lam * params.W2T
-    np.multiply(sums.G[-1], d3_scale, out=g.b2)
-    np.multiply(sums.gW1, 0.25 / m, out=gW1)
+    gb2 = xp.astype(sums.G[-1, ...] * d3_scale, sum_dtype)
+    gW1 = xp.astype(sums.gW1 * (0.25 / m), sum_dtype)
     gW1 += lam * params.W1
-    np.multiply(sums.gb1, 0.25 / m, out=g.b1)
+    gb1 = xp.astype(sums.gb1 * (0.25 / m), sum_dtype)
     if _n_tail(sparsity):
-        g.W1[sparsity.tail] += sums.tail_gW1 / m
-        g.b1[sparsity.tail] += sums.tail_gb1 / m
-    return loss, fold_tied(grad, n, h) if variant.tied else grad
+        add_to_rows(gW1, sparsity.tail, sums.tail_gW1 / m, space)
+        add_to_rows(gb1, sparsity.tail, sums.tail_gb1 / m, space)
+    g = Params(W1=gW1, W2T=gW2T, b1=gb1, b2=gb2)
+    return loss, fold_tied(g, space) if variant.tied else _flat(vars(g).values(), space)
 
 
 def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", **options):
@@ -818,8 +873,9 @@ def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", **
 
 def keep_hidden_activations(X, n_components):
     """Whether the first pass keeps T for the second (else it is recomputed)."""
-    hidden_bytes = X.shape[0] * (n_components + 1) * X.dtype.itemsize
-    return hidden_bytes <= max(X.nbytes // 2, _KEEP_HIDDEN_ALWAYS_BYTES)
+    itemsize = space_of(X).xp.finfo(X.dtype).bits // 8
+    hidden_bytes = X.shape[0] * (n_components + 1) * itemsize
+    return hidden_bytes <= max(X.shape[0] * X.shape[1] * itemsize // 2, _KEEP_HIDDEN_ALWAYS_BYTES)
 
 
 def evaluate(
@@ -847,32 +903,40 @@ def evaluate(
     The returned activation is always ρ̂(X) of these rows. ``keep_hidden``
     overrides :func:`keep_hidden_activations` (for tests); ``n_workers``
     overrides :func:`n_threads`; ``kernel`` (an :class:`ElementwiseKernel`)
-    the process's kernel. ``buffers`` (:class:`EvaluationBuffers`) keeps the
-    large buffers for the next evaluation (a solver passes the same one to
-    all its evaluations); by default they are freed on return.
+    the kernel of X's namespace. ``buffers`` (:class:`EvaluationBuffers`)
+    keeps the large buffers for the next evaluation (a solver passes the same
+    one to all its evaluations); by default they are freed on return.
+
+    On NumPy arrays, J and ρ̂ are float64 NumPy scalars and arrays; on other
+    namespaces, 0-d and 1-d arrays of X's namespace and device (in the sums'
+    dtype), which stay there until the caller moves them.
     """
     m, n = X.shape
     h = n_components
     dtype = X.dtype
+    space = space_of(X)
     X_in = X if X_input is None else X_input
     params = unpack(theta, n, h, dtype, tied=variant.tied)
     weights = ChunkWeights.make(params, decoder, kernel=kernel, k=variant.k)
-    n_workers = n_workers or n_threads()
-    step, n_chunks = _chunks(m, n, h, dtype)
+    # Other libraries run their own threads (BLAS, OpenMP, a GPU's streams).
+    n_workers = (n_workers or n_threads()) if space.is_numpy else 1
+    step, n_chunks = _chunks(X, h, space)
     if weights.kernel.balanced_chunks:
         step, n_chunks = _balanced(m, step, n_chunks, n_workers)
 
     if keep_hidden is None:
         keep_hidden = keep_hidden_activations(X, h)
-    # T of each chunk in a contiguous block of its own (a view of rows of one
-    # (h, m) array would be strided, and the elementwise passes slower).
     buffers = EvaluationBuffers() if buffers is None else buffers
     stored = None
-    if keep_hidden:
+    if keep_hidden and not space.is_numpy:
+        stored = [None] * n_chunks  # T of each chunk, as the steps return it
+    elif keep_hidden:
+        # T of each chunk in a contiguous block of its own (a view of rows of
+        # one (h, m) array would be strided, and the elementwise passes
+        # slower). Its rows of ones stay: only the last chunk's block is used
+        # short, and that one is laid out (ones included) afresh each time.
         shape = (n_chunks, h + 1, step)
-        # Its rows of ones stay: only the last chunk's block is used short,
-        # and that one is laid out (ones included) afresh each time.
-        stored = buffers.get("hidden", (shape, dtype), lambda: _hidden_buffer(shape, dtype))
+        stored = buffers.get("hidden", (shape, dtype), lambda: hidden_buffer(shape, dtype))
 
     # The chunks are split into one contiguous run per thread; each thread
     # has its own buffers and sums, with single-threaded BLAS, and the sums
@@ -880,8 +944,8 @@ def evaluate(
     runs = contiguous_runs(n_chunks, n_workers)
     workspaces = buffers.get(
         "workspaces",
-        (len(runs), step, n, h, dtype, decoder),
-        lambda: [_Workspace(step, n, h, dtype, decoder) for _ in runs],
+        (len(runs), step, n, h, dtype, decoder, space.device),
+        lambda: [_Workspace(step, n, h, dtype, decoder, space=space) for _ in runs],
     )
     workspaces = [ws.restart() for ws in workspaces]
 
@@ -903,7 +967,7 @@ def evaluate(
     weights = replace(weights, sparsity=sparsity)
     if _n_tail(sparsity):  # room for the tail units' sums
         for ws in workspaces:
-            ws.sums = Sums.zeros(n, h, dtype, decoder, _n_tail(sparsity))
+            ws.sums = Sums.zeros(n, h, dtype, decoder, _n_tail(sparsity), space)
     run(_backward_pass, weights)
 
     sums = functools.reduce(operator.iadd, [ws.sums for ws in workspaces])

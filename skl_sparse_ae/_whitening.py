@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backends, _dask
-from ._objective_array_api import chunk_mib
+from ._array_api import chunk_mib
 from ._parallel import contiguous_runs, map_in_threads, n_threads
 from ._utils import VersionedPickleMixin, restore_state_on_error
 
@@ -64,7 +64,7 @@ def _moments(X):
 def _moments_on_device(X, backend):
     """:func:`_moments` for an array of another Array API namespace, in it
     and on its device: the same two passes over chunks of rows (sized by
-    :func:`~skl_sparse_ae._objective_array_api.chunk_mib`), accumulated in
+    :func:`~skl_sparse_ae._array_api.chunk_mib`), accumulated in
     ``backend.sum_dtype`` (float64 where the device has it)."""
     xp, dtype = backend.xp, backend.sum_dtype
     m, n = X.shape

@@ -7,7 +7,7 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import pytest  # noqa: E402
 
-from skl_sparse_ae import _kernels, _objective  # noqa: E402
+from skl_sparse_ae import _kernels  # noqa: E402
 
 
 @pytest.fixture(params=["numpy", "numba"])
@@ -21,5 +21,5 @@ def each_kernel(request, monkeypatch):
         kernel = _kernels.kernel_named(request.param)
     except ImportError as error:
         pytest.skip(str(error))
-    monkeypatch.setattr(_objective, "default_kernel", lambda: kernel)
+    monkeypatch.setattr(_kernels, "default_kernel", lambda: kernel)
     return kernel

@@ -29,7 +29,7 @@ from sklearn.utils._array_api import (
 from sklearn.utils._testing import _array_api_for_tests
 
 from skl_sparse_ae import SparseAutoencoder, ZCAWhitening, _objective
-from skl_sparse_ae._objective_array_api import ArrayAPIBackend
+from skl_sparse_ae._backends import ArrayAPIBackend
 
 from ._reference import reference_loss
 from .test_objective import _central_differences

@@ -321,7 +321,7 @@ def _fit_in_child(X, queue):
 def test_fit_with_the_compiled_kernel_works_in_a_forked_child(monkeypatch):
     X, _ = _problem(m=1500)
     kernel = _kernels.kernel_named("numba")
-    monkeypatch.setattr(_objective, "default_kernel", lambda: kernel)
+    monkeypatch.setattr(_kernels, "default_kernel", lambda: kernel)
     # In the parent first: compiled, worker threads made.
     parent = SparseAutoencoder(25, max_iter=10, tol=1e-2, random_state=0).fit(X)
     context = multiprocessing.get_context("fork")

@@ -1,10 +1,11 @@
 """Implementations of the objective's elementwise steps, and the choice of one.
 
-The contract is :class:`skl_sparse_ae._objective.ElementwiseKernel`. Two
-kernels implement it: NumPy's ufuncs (always there; the reference) and
-numba's compiled loops (the optional ``numba`` extra), which is used when
-numba can be imported and also makes whole passes over chunks, products
-included, in one call.
+The contract is :class:`skl_sparse_ae._objective.ElementwiseKernel`. For
+NumPy arrays two kernels implement it: NumPy's ufuncs (always there; the
+reference) and numba's compiled loops (the optional ``numba`` extra), which
+is used when numba can be imported and also makes whole passes over chunks,
+products included, in one call. Arrays of other namespaces take the Array
+API kernel, the same steps in the standard's operations.
 
 The environment variable ``SKL_SPARSE_AE_KERNEL`` overrides the choice:
 ``numpy`` forces the NumPy kernel, ``numba`` demands the compiled one (an
@@ -21,9 +22,10 @@ import functools
 import os
 import warnings
 
+from ._array_api import ArrayAPIKernel
 from ._numpy import NumpyKernel, tanh_
 
-__all__ = ["KERNEL_VARIABLE", "default_kernel", "kernel_named", "tanh_"]
+__all__ = ["KERNEL_VARIABLE", "default_kernel", "kernel_for", "kernel_named", "tanh_"]
 
 KERNEL_VARIABLE = "SKL_SPARSE_AE_KERNEL"
 _CHOICES = ("auto", "numpy", "numba")
@@ -68,3 +70,9 @@ def default_kernel():
             # numba is there but broken (e.g. a NumPy it does not support yet).
             warnings.warn(f"Using the NumPy kernel: {error}", RuntimeWarning, stacklevel=2)
         return NumpyKernel()
+
+
+def kernel_for(space):
+    """The kernel for arrays of ``space`` (a :class:`skl_sparse_ae._array_api.Space`):
+    the process's own for NumPy, the Array API kernel of the namespace otherwise."""
+    return default_kernel() if space.is_numpy else ArrayAPIKernel(space.xp)

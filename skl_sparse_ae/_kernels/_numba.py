@@ -32,7 +32,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic, overload
 
-from .._objective import _hidden_rows, _leading
+from .._buffers import hidden_rows, leading
 from . import _blas
 
 _JIT_OPTIONS = dict(nogil=True, cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
@@ -377,7 +377,7 @@ class NumbaKernel:
         arrays = (
             (weights.W1_half, weights.b1_half, weights.V, weights.W2_scaled, coef),
             weights.decoder == "logistic",
-            (ws.visible, ws.delta2, _leading(ws.delta2, _last_rows(bounds))),
+            (ws.visible, ws.delta2, leading(ws.delta2, _last_rows(bounds))),
             (sums.G, sums.gW1, sums.gb1),
         )
         X, X_in, last_T1 = np.asarray(X), np.asarray(X_in), _last(hidden, stored, bounds)
@@ -388,18 +388,20 @@ class NumbaKernel:
         _encode(T, b1_half)
         if t_sum is not None:
             _sum_rows(T, t_sum)
+        return T
 
     def output_delta_(self, d3, Xc, logistic, scratch):
         Xc = np.ascontiguousarray(Xc)
         if logistic:
-            return _logistic_output_delta(d3, Xc)
-        return _identity_output_delta(d3, Xc)
+            return d3, _logistic_output_delta(d3, Xc)
+        return d3, _identity_output_delta(d3, Xc)
 
     def hidden_delta_(self, d2, T, coef, gb1, scratch):
         if coef is None:
             coef = np.zeros(d2.shape[0], dtype=d2.dtype)
         _hidden_delta(d2, T, coef)
         _sum_rows(d2, gb1)
+        return d2
 
 
 def _last_rows(bounds):
@@ -409,7 +411,7 @@ def _last_rows(bounds):
 
 def _last(hidden, stored, bounds):
     """[T; 1] of the last of the chunks: the leading elements of its buffer."""
-    return _hidden_rows(hidden[-1 if stored else 0], _last_rows(bounds))
+    return hidden_rows(hidden[-1 if stored else 0], _last_rows(bounds))
 
 
 def _whole_pass_gemm(weights, *arrays):

@@ -77,6 +77,7 @@ class NumpyKernel:
         tanh_(T)
         if t_sum is not None:
             t_sum += T.sum(axis=1)
+        return T
 
     def output_delta_(self, d3, Xc, logistic, scratch):
         if logistic:
@@ -92,7 +93,7 @@ class NumpyKernel:
         sq = float(np.dot(flat, flat))
         if logistic:
             d3 *= gprime  # δ3′
-        return sq
+        return d3, sq
 
     def hidden_delta_(self, d2, T, coef, gb1, scratch):
         if coef is not None:
@@ -101,3 +102,4 @@ class NumpyKernel:
         np.subtract(1.0, fprime, out=fprime)  # 4 A2(1 − A2) = 1 − T²
         d2 *= fprime  # δ2′
         gb1 += d2.sum(axis=1)
+        return d2
