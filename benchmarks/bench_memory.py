@@ -17,11 +17,9 @@ mark; VmHWM (Linux, reset at the baseline) is printed as a cross-check.
 
 import argparse
 import importlib.util
-import json
-import os
-import subprocess
-import sys
 import textwrap
+
+from _child import run_child
 
 TARGET = 0.75  # peak growth / X.nbytes
 
@@ -31,16 +29,10 @@ CHILD = textwrap.dedent(
     import numpy as np
     from sklearn.exceptions import ConvergenceWarning
     from skl_sparse_ae import SparseAutoencoder
+    from skl_sparse_ae._testing import proc_status, reset_peak_rss
 
     h, m = int(sys.argv[1]), int(sys.argv[2])
     warnings.simplefilter("ignore", ConvergenceWarning)
-
-    def status(field):
-        try:
-            with open("/proc/self/status") as f:
-                return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ":"))
-        except (OSError, StopIteration):
-            return None
 
     def max_rss():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
@@ -54,15 +46,10 @@ CHILD = textwrap.dedent(
         rng.random(out=block, dtype=np.float32)  # in place: every page of X is touched
         block *= 0.8
         block += 0.1
-    rss_before, max_before = status("VmRSS"), max_rss()
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")  # VmHWM restarts from the current RSS
-        hwm_reset = True
-    except OSError:
-        hwm_reset = False
+    rss_before, max_before = proc_status("VmRSS"), max_rss()
+    hwm_reset = reset_peak_rss()
     SparseAutoencoder(h, max_iter=3, tol=0.0, random_state=0).fit(X)
-    max_after, hwm_after = max_rss(), status("VmHWM")
+    max_after, hwm_after = max_rss(), proc_status("VmHWM")
     print(json.dumps(dict(
         nbytes=X.nbytes,
         raised=max_after > max_before,
@@ -72,17 +59,6 @@ CHILD = textwrap.dedent(
     )))
     """
 )
-
-
-def measure(h, n_samples, kernel):
-    out = subprocess.run(
-        [sys.executable, "-c", CHILD, str(h), str(n_samples)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**os.environ, "SKL_SPARSE_AE_KERNEL": kernel},
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main():
@@ -100,7 +76,10 @@ def main():
         f"{'VmHWM check':>12}  target <= {TARGET}"
     )
     for kernel, h in ((kernel, h) for kernel in args.kernel for h in args.n_components):
-        r = measure(h, args.n_samples, kernel)
+        r = run_child(["-c", CHILD, str(h), str(args.n_samples)], {"SKL_SPARSE_AE_KERNEL": kernel})
+        if "failed" in r:
+            print(f"{kernel:>6} {h:12d} failed: {r['failed']}")
+            continue
         if r["raised"]:
             growth, ratio = f"{r['growth'] / mib:.1f}", f"{r['growth'] / r['nbytes']:.2f}"
             verdict = "ok" if r["growth"] <= TARGET * r["nbytes"] else "OVER"

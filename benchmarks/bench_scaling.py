@@ -19,21 +19,13 @@ from _child import run_child
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, threading, time, warnings
+    import json, sys, time, warnings
     import numpy as np
     from skl_sparse_ae import SparseAutoencoder
+    from skl_sparse_ae._testing import PeakAnonymousMemory, proc_status
 
     way, path, max_iter = sys.argv[1], sys.argv[2], int(sys.argv[3])
     warnings.simplefilter("ignore")
-
-    def status_mib(field):
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) / 1024
-
-    def anon_mib():
-        return status_mib("RssAnon")
 
     settings = dict(n_components=25, rho=0.01, beta=3.0, lam=1e-4, random_state=0)
     SparseAutoencoder(4, max_iter=2).fit(np.random.rand(500, 64))  # warm up imports
@@ -58,32 +50,20 @@ CHILD = textwrap.dedent(
                             shape=(min(s + step, len(X)) - s, 64), dtype=X.dtype)
             for s in range(0, len(X), step)
         ])
-    base_anon, peak = anon_mib(), [0.0]
-    done = threading.Event()
-
-    def poll():
-        while not done.is_set():
-            peak[0] = max(peak[0], anon_mib())
-            time.sleep(0.005)
-
-    watcher = threading.Thread(target=poll)
-    watcher.start()
-    start = time.perf_counter()
-    if way == "partial_fit":
-        model = SparseAutoencoder(**settings, solver="adam", batch_size=500,
-                                  learning_rate_init=1e-2)
-        for _ in range(max_iter):
-            for rows in range(0, X.shape[0], 100_000):
-                model.partial_fit(X[rows : rows + 100_000])
-    else:
-        model = SparseAutoencoder(**settings, max_iter=max_iter, tol=0.0).fit(X)
-    elapsed = time.perf_counter() - start
-    done.set()
-    watcher.join()
+    with PeakAnonymousMemory() as anon:
+        start = time.perf_counter()
+        if way == "partial_fit":
+            model = SparseAutoencoder(**settings, solver="adam", batch_size=500,
+                                      learning_rate_init=1e-2)
+            for _ in range(max_iter):
+                for rows in range(0, X.shape[0], 100_000):
+                    model.partial_fit(X[rows : rows + 100_000])
+        else:
+            model = SparseAutoencoder(**settings, max_iter=max_iter, tol=0.0).fit(X)
+        elapsed = time.perf_counter() - start
     print(json.dumps(dict(
         seconds=elapsed, loss=model.loss_, n_iter=model.n_iter_,
-        anon_mib=max(peak[0], anon_mib()) - base_anon,
-        peak_rss_mib=status_mib("VmHWM"),
+        anon_mib=anon.growth / 2**20, peak_rss_mib=proc_status("VmHWM") / 2**20,
     )))
     """
 )

@@ -15,32 +15,26 @@ subprocess that reports its wall time and the growth of its anonymous memory
 """
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import textwrap
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from _child import run_child  # noqa: E402
 from bench_adam import cpu_model  # noqa: E402
 from bench_scaling import make_data  # noqa: E402
 
 CHILD = textwrap.dedent(
     """
-    import json, sys, threading, time, warnings
+    import json, sys, time, warnings
     import numpy as np
     from skl_sparse_ae import SparseAutoencoder, ZCAWhitening
+    from skl_sparse_ae._testing import PeakAnonymousMemory
 
     step, path, whitened_path, max_iter = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     warnings.simplefilter("ignore")
     CHUNK = 100_000
-
-    def anon_mib():
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1]) / 1024
 
     X = np.load(path, mmap_mode="r")
     ZCAWhitening().fit(np.asarray(X[:1000]))  # warm up imports and threads
@@ -48,39 +42,29 @@ CHILD = textwrap.dedent(
     if step == "zca dask":
         import dask.array as da
         lazy = da.from_array(X, chunks=(250_000, 64))
-    base, peak, done = anon_mib(), [0.0], threading.Event()
-
-    def poll():
-        while not done.is_set():
-            peak[0] = max(peak[0], anon_mib())
-            time.sleep(0.002)
-
-    watcher = threading.Thread(target=poll)
-    watcher.start()
-    start = time.perf_counter()
-    if step == "zca fit":
-        ZCAWhitening(epsilon=0.1).fit(X)
-    elif step == "zca partial_fit":
-        zca = ZCAWhitening(epsilon=0.1)
-        for s in range(0, len(X), CHUNK):
-            zca.partial_fit(X[s : s + CHUNK])
-    elif step == "zca dask":
-        ZCAWhitening(epsilon=0.1).fit(lazy)
-    elif step == "transform":
-        zca = ZCAWhitening(epsilon=0.1).fit(X)
-        out = np.lib.format.open_memmap(whitened_path, mode="w+", dtype=X.dtype, shape=X.shape)
-        for s in range(0, len(X), CHUNK):
-            out[s : s + CHUNK] = zca.transform(X[s : s + CHUNK])
-        out.flush()
-        del out
-    elif step == "autoencoder":
-        W = np.load(whitened_path, mmap_mode="r")
-        SparseAutoencoder(25, decoder_activation="identity", rho=0.035, beta=5.0, lam=3e-3,
-                          max_iter=max_iter, tol=0.0, random_state=0).fit(W)
-    elapsed = time.perf_counter() - start
-    done.set()
-    watcher.join()
-    print(json.dumps(dict(seconds=elapsed, anon_mib=max(peak[0], anon_mib()) - base)))
+    with PeakAnonymousMemory() as anon:
+        start = time.perf_counter()
+        if step == "zca fit":
+            ZCAWhitening(epsilon=0.1).fit(X)
+        elif step == "zca partial_fit":
+            zca = ZCAWhitening(epsilon=0.1)
+            for s in range(0, len(X), CHUNK):
+                zca.partial_fit(X[s : s + CHUNK])
+        elif step == "zca dask":
+            ZCAWhitening(epsilon=0.1).fit(lazy)
+        elif step == "transform":
+            zca = ZCAWhitening(epsilon=0.1).fit(X)
+            out = np.lib.format.open_memmap(whitened_path, mode="w+", dtype=X.dtype, shape=X.shape)
+            for s in range(0, len(X), CHUNK):
+                out[s : s + CHUNK] = zca.transform(X[s : s + CHUNK])
+            out.flush()
+            del out
+        elif step == "autoencoder":
+            W = np.load(whitened_path, mmap_mode="r")
+            SparseAutoencoder(25, decoder_activation="identity", rho=0.035, beta=5.0, lam=3e-3,
+                              max_iter=max_iter, tol=0.0, random_state=0).fit(W)
+        elapsed = time.perf_counter() - start
+    print(json.dumps(dict(seconds=elapsed, anon_mib=anon.growth / 2**20)))
     """
 )
 
@@ -99,13 +83,10 @@ def main():
         print(f"{args.n_samples} x 64 float32 patches ({nbytes / 2**20:.0f} MiB) on disk")
         print(f"{'step':<18} {'time (s)':>9} {'anon +MiB':>10} {'x file':>7}")
         for step in STEPS:
-            out = subprocess.run(
-                [sys.executable, "-c", CHILD, step, str(path), str(whitened), str(args.max_iter)],
-                capture_output=True,
-                text=True,
-                check=True,
-            )
-            row = json.loads(out.stdout.splitlines()[-1])
+            row = run_child(["-c", CHILD, step, str(path), str(whitened), str(args.max_iter)])
+            if "failed" in row:
+                print(f"{step:<18} failed: {row['failed']}")
+                continue
             ratio = row["anon_mib"] * 2**20 / nbytes
             print(f"{step:<18} {row['seconds']:>9.2f} {row['anon_mib']:>10.1f} {ratio:>7.3f}")
 

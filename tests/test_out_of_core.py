@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 
 from skl_sparse_ae import SparseAutoencoder
+from skl_sparse_ae._testing import PeakAnonymousMemory, proc_status
+
+linux_only = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc/self/status"
+)
 
 CHILD = textwrap.dedent(
     """
-    import sys, threading, time
+    import sys
     import numpy as np
     from skl_sparse_ae import SparseAutoencoder, ZCAWhitening
-
-    def anon_kib():
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("RssAnon:"):
-                    return int(line.split()[1])
+    from skl_sparse_ae._testing import PeakAnonymousMemory
 
     X = np.load(sys.argv[1], mmap_mode="r")
     fit = {
@@ -28,20 +28,10 @@ CHILD = textwrap.dedent(
     }[sys.argv[2]]
     # Warm up imports and the thread pool on a small slice first.
     fit(np.asarray(X[:1000]))
-    baseline, peak, done = anon_kib(), [0], threading.Event()
-
-    def poll():
-        while not done.is_set():
-            peak[0] = max(peak[0], anon_kib())
-            time.sleep(0.002)
-
-    watcher = threading.Thread(target=poll)
-    watcher.start()
-    model = fit(X)
-    done.set()
-    watcher.join()
+    with PeakAnonymousMemory() as anon:
+        model = fit(X)
     assert model.components_.shape[1] == X.shape[1]
-    print((max(peak[0], anon_kib()) - baseline) * 1024)
+    print(anon.growth)
     """
 )
 
@@ -68,7 +58,7 @@ def _anonymous_memory_growth(path, estimator):
     return int(result.stdout.split()[-1])
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@linux_only
 def test_lbfgs_on_memmap_does_not_copy_X(patch_file):
     path, file_bytes = patch_file
     # Only the hidden activations kept between the two passes of an evaluation
@@ -78,13 +68,41 @@ def test_lbfgs_on_memmap_does_not_copy_X(patch_file):
     assert anon_growth < 0.2 * file_bytes, (anon_growth, file_bytes)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+@linux_only
 def test_zca_fit_on_memmap_does_not_copy_X(patch_file):
     path, file_bytes = patch_file
     # Chunks of at most 16 MiB of float64 temporaries: a copy, or a float64
     # cast of X, would be 1 or 2 times the file.
     anon_growth = _anonymous_memory_growth(path, "zca")
     assert anon_growth < 0.25 * file_bytes, (anon_growth, file_bytes)
+
+
+@linux_only
+def test_anonymous_memory_counts_a_copy_of_a_memmap_but_not_reading_it(tmp_path):
+    path = tmp_path / "X.npy"
+    written = np.lib.format.open_memmap(path, mode="w+", dtype=np.float64, shape=(2**17, 64))
+    written[:] = 1.0  # 64 MiB
+    written.flush()
+    del written
+    X = np.load(path, mmap_mode="r")
+    with PeakAnonymousMemory() as reading:
+        total = float(X.sum(axis=0).sum())  # the file's pages: page cache, not ours
+    with PeakAnonymousMemory() as copying:
+        copy = np.array(X)
+    assert total == X.size and copy.base is None
+    assert reading.growth < 0.1 * X.nbytes, reading.growth
+    assert copying.growth >= 0.9 * X.nbytes, copying.growth
+
+
+def test_proc_status_is_none_for_a_field_it_does_not_have():
+    assert proc_status("NoSuchField") is None
+
+
+def test_peak_anonymous_memory_without_proc_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr("skl_sparse_ae._testing.proc_status", lambda field: None)
+    with pytest.raises(OSError, match="RssAnon"):
+        with PeakAnonymousMemory():
+            pass
 
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
