@@ -21,7 +21,19 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _backends, _dask, _objective, _solvers
+from ._array_api import space_of
 from ._utils import VersionedPickleMixin, outside_unit_interval, restore_state_on_error
+
+
+def _corrupted_on_device(chunk, noise, corruption, space):
+    """``chunk`` corrupted by host ``noise`` on its own device, as NumPy
+    does it: masks multiply, Gaussian noise is added in the sums' dtype."""
+    xp = space.xp
+    if corruption == "masking":
+        return chunk * xp.astype(xp.asarray(noise, device=space.device), chunk.dtype)
+    sum_dtype = np.float64 if space.sum_dtype == xp.float64 else np.float32
+    noise = xp.asarray(noise.astype(sum_dtype), device=space.device)
+    return xp.astype(xp.astype(chunk, space.sum_dtype) + noise, chunk.dtype)
 
 
 class SparseAutoencoder(
@@ -525,13 +537,6 @@ class SparseAutoencoder(
                 f"corruption_level={self.corruption_level} must be below 1 for masking "
                 "noise: it is the probability of masking each entry."
             )
-        beyond_ufldl = variant != _objective.UFLDL or self.corruption is not None
-        if beyond_ufldl and not backend.is_numpy:
-            raise ValueError(
-                "k, tied_weights, sparsity_penalty='l1' and corruption are implemented for "
-                "NumPy arrays (and Dask arrays, without corruption) only, not for arrays "
-                f"of {backend.xp.__name__}."
-            )
         if self.corruption is not None and _dask.is_dask_array(X):
             raise ValueError(
                 "corruption (a denoising autoencoder) does not train on Dask arrays; "
@@ -542,18 +547,27 @@ class SparseAutoencoder(
     def _corrupt(self, X, rng):
         """A corrupted copy of X, the encoder's input of a denoising autoencoder.
 
-        Drawn in chunks, so that no float64 temporary as large as X is made.
+        Drawn in chunks on the host from ``rng`` (the same noise for every
+        namespace), so that no float64 temporary as large as X is made; on
+        another namespace, each chunk's noise is moved to X's device.
         """
-        corrupted = np.empty_like(X)
         level = self.corruption_level
+        space = space_of(X)
+        corrupted = np.empty_like(X) if space.is_numpy else []
         for rows in gen_batches(X.shape[0], max(1, (16 << 20) // (8 * max(1, X.shape[1])))):
-            chunk = X[rows]
+            chunk = X[rows, ...]
+            shape = tuple(chunk.shape)
             if self.corruption == "masking":
-                noise = rng.uniform(size=chunk.shape) >= level  # the entries kept
+                noise = rng.uniform(size=shape) >= level  # the entries kept
+            else:
+                noise = rng.normal(scale=level, size=shape)
+            if not space.is_numpy:
+                corrupted.append(_corrupted_on_device(chunk, noise, self.corruption, space))
+            elif self.corruption == "masking":
                 np.multiply(chunk, noise, out=corrupted[rows])
             else:
-                np.add(chunk, rng.normal(scale=level, size=chunk.shape), out=corrupted[rows])
-        return corrupted
+                np.add(chunk, noise, out=corrupted[rows])
+        return corrupted if space.is_numpy else space.xp.concat(corrupted)
 
     def _codes_options(self):
         """Keyword arguments of the backend's encoder for this model's codes:
@@ -779,9 +793,5 @@ class SparseAutoencoder(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        # The family beyond UFLDL's model runs on NumPy (and Dask) only.
-        tags.array_api_support = (
-            _objective.Variant(self.sparsity_penalty, self.k, self.tied_weights) == _objective.UFLDL
-            and self.corruption is None
-        )
+        tags.array_api_support = True
         return tags

@@ -203,6 +203,20 @@ FITS = {
     "lbfgs-identity": dict(max_iter=10, decoder_activation="identity"),
     "adam-shuffled": dict(solver="adam", max_iter=15),
     "adam-in-order-decay0": dict(solver="adam", max_iter=15, shuffle=False, activation_decay=0),
+    # The family: every option of the one objective, on every namespace.
+    "lbfgs-dying": dict(max_iter=10, rho=0.01, beta=30.0),  # the exact tails of ρ̂
+    "lbfgs-l1": dict(max_iter=10, sparsity_penalty="l1", beta=0.01),
+    # k = 4 of 5: every unit is kept in some rows. A unit never kept has ρ̂ = 0,
+    # whose KL term is clipped at the smallest normal number of the sums' dtype:
+    # J then differs (by design) on a device without float64.
+    "lbfgs-k-sparse": dict(max_iter=10, k=4, transform_k=3),
+    "lbfgs-tied": dict(max_iter=10, tied_weights=True),
+    "lbfgs-masking": dict(max_iter=10, corruption="masking", corruption_level=0.3),
+    "lbfgs-gaussian": dict(max_iter=10, corruption="gaussian", corruption_level=0.1),
+    "adam-k-tied-l1": dict(
+        solver="adam", max_iter=5, k=3, tied_weights=True, sparsity_penalty="l1", beta=0.01
+    ),
+    "adam-masking": dict(solver="adam", max_iter=5, corruption="masking"),
 }
 WEIGHTS = ("components_", "decoder_components_", "intercept_hidden_", "intercept_visible_")
 
@@ -330,6 +344,56 @@ def test_objective_matches_numpy_kernel_and_reference(ns, decoder, beta, biases)
     assert loss == pytest.approx(expected[0], rel=ns.tol)
     np.testing.assert_allclose(grad, expected[1], rtol=ns.tol, atol=ns.tol * np.abs(grad).max())
     np.testing.assert_allclose(rho_hat, expected[2], rtol=ns.tol)
+
+
+VARIANTS = {
+    "l1": _objective.Variant(penalty="l1"),
+    "k-sparse": _objective.Variant(k=3),
+    "tied": _objective.Variant(tied=True),
+    "k-tied-l1": _objective.Variant(penalty="l1", k=3, tied=True),
+}
+
+
+def _variant_problem(variant, corrupted):
+    # A dying unit (the exact tail of ρ̂), except with k-sparse codes, which
+    # would never keep it: ρ̂ = 0 then, clipped at the smallest normal number
+    # of the sums' dtype, which makes J differ (by design) without float64.
+    # Their filters are larger instead, so that every unit is kept somewhere.
+    X, theta, h = _problem(biases=() if variant.k else (-30.0,))
+    if variant.k:
+        theta[: h * X.shape[1]] *= 10.0
+    if variant.tied:  # W1, b1, b2 only
+        n = X.shape[1]
+        theta = np.concatenate([theta[: h * n], theta[2 * h * n :]])
+    X_input = X * (np.random.RandomState(1).uniform(size=X.shape) > 0.3) if corrupted else None
+    return X, theta, h, X_input
+
+
+@pytest.mark.parametrize("corrupted", [False, True], ids=["clean", "masked"])
+@pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
+def test_every_variant_matches_numpy_and_central_differences(ns, variant, corrupted):
+    X, theta, h, X_input = _variant_problem(variant, corrupted)
+    args = (0.05, 0.5, 1e-3, "logistic")
+    kwargs = {"variant": variant}
+    expected = _objective.evaluate(
+        theta,
+        X.astype(ns.dtype),
+        h,
+        *args,
+        X_input=None if X_input is None else X_input.astype(ns.dtype),
+        **kwargs,
+    )
+    if X_input is not None:
+        kwargs["X_input"] = ns.asarray(X_input)
+    loss, grad, rho_hat = _evaluate_on(ns, theta, X, h, *args, **kwargs)
+    assert loss == pytest.approx(expected[0], rel=ns.tol)
+    np.testing.assert_allclose(grad, expected[1], rtol=ns.tol, atol=ns.tol * np.abs(grad).max())
+    np.testing.assert_allclose(rho_hat, expected[2], rtol=ns.tol, atol=ns.tol)
+    if ns.dtype == "float64" and variant.k is None:  # k-sparse J is only piecewise smooth
+        numeric = _central_differences(
+            lambda t: _evaluate_on(ns, t, X, h, *args, **kwargs)[0], theta
+        )
+        assert np.linalg.norm(numeric - grad) / np.linalg.norm(numeric + grad) < 1e-8
 
 
 def test_minibatch_estimate_of_rho_hat_matches_numpy_kernel(ns):

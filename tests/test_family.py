@@ -196,11 +196,7 @@ def test_corruption_on_dask_is_a_clear_error():
         _model(corruption="masking").fit(da.from_array(_data(), chunks=100))
 
 
-def test_family_on_other_array_namespaces_is_a_clear_error():
-    array_api_strict = pytest.importorskip("array_api_strict")
-    X = array_api_strict.asarray(_data())
-    with config_context(array_api_dispatch=True):
-        with pytest.raises(ValueError, match="implemented for NumPy arrays"):
-            _model(k=2).fit(X)
-    assert not _model(k=2).__sklearn_tags__().array_api_support
-    assert _model().__sklearn_tags__().array_api_support
+def test_every_family_option_declares_array_api_support():
+    # The one objective runs every option on every namespace (tests/test_array_api.py).
+    for options in ({"k": 2}, {"tied_weights": True}, {"corruption": "masking"}, {}):
+        assert _model(**options).__sklearn_tags__().array_api_support
