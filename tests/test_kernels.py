@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from sklearn import config_context
 
-from skl_sparse_ae import SparseAutoencoder, _kernels, _objective
+from skl_sparse_ae import SparseAutoencoder, _chunk_passes, _kernels, _objective
 from skl_sparse_ae._kernels import _numpy
 
 from ._reference import reference_loss
@@ -267,15 +267,15 @@ def test_gemm_lookup_gives_up_when_unsure(monkeypatch):
 @pytest.mark.parametrize("m, step, n_workers", [(10_000, 1472, 2), (2111, 300, 3), (1000, 400, 2)])
 def test_balanced_chunks_give_each_thread_as_many(m, step, n_workers):
     before = -(-m // step)
-    new_step, n_chunks = _objective._balanced(m, step, before, n_workers)
+    new_step, n_chunks = _chunk_passes._balanced(m, step, before, n_workers)
     assert new_step <= step and (n_chunks - 1) * new_step < m <= n_chunks * new_step
     assert n_chunks == -(-before // n_workers) * n_workers  # no more chunks than needed
 
 
 def test_balanced_chunks_leave_what_cannot_be_evened_alone():
-    assert _objective._balanced(10_000, 1250, 8, 2) == (1250, 8)  # already even
-    assert _objective._balanced(100, 200, 1, 2) == (200, 1)  # fewer chunks than threads
-    assert _objective._balanced(10, 2, 5, 4) == (2, 5)  # 8 chunks of 10 rows: not with one step
+    assert _chunk_passes._balanced(10_000, 1250, 8, 2) == (1250, 8)  # already even
+    assert _chunk_passes._balanced(100, 200, 1, 2) == (200, 1)  # fewer chunks than threads
+    assert _chunk_passes._balanced(10, 2, 5, 4) == (2, 5)  # 8 chunks of 10 rows: not with one step
 
 
 # --- determinism, threads, forks ---------------------------------------------------------

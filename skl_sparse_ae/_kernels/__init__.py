@@ -1,6 +1,6 @@
 """Implementations of the objective's elementwise steps, and the choice of one.
 
-The contract is :class:`skl_sparse_ae._objective.ElementwiseKernel`. For
+The contract is :class:`skl_sparse_ae._chunk_passes.ElementwiseKernel`. For
 NumPy arrays two kernels implement it: NumPy's ufuncs (always there; the
 reference) and numba's compiled loops (the optional ``numba`` extra), which
 is used when numba can be imported and also makes whole passes over chunks,

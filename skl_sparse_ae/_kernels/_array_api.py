@@ -11,7 +11,7 @@ array here; the objective uses what a step returns either way.
 
 
 class ArrayAPIKernel:
-    """The steps of :class:`skl_sparse_ae._objective.ElementwiseKernel` for
+    """The steps of :class:`skl_sparse_ae._chunk_passes.ElementwiseKernel` for
     the namespace ``xp``; no whole passes, no scratch buffers."""
 
     name = "array_api"

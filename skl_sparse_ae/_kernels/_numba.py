@@ -277,7 +277,7 @@ _NO_TRANS, _TRANS = _blas.NO_TRANS, _blas.TRANS
 
 @njit(**_JIT_OPTIONS)
 def _forward_chunks(blas, X_in, starts, stops, hidden, last_T1, stored, W1_half, b1_half, t_sum):
-    """The first pass over chunks (``_objective._forward_pass``): Σ T into
+    """The first pass over chunks (``_chunk_passes._forward_pass``): Σ T into
     ``t_sum``; T of chunk i kept in ``hidden[i]`` if ``stored``, else
     ``hidden[0]`` is scratch."""
     address, ilp64 = blas
@@ -296,7 +296,7 @@ def _forward_chunks(blas, X_in, starts, stops, hidden, last_T1, stored, W1_half,
 def _backward_chunks(
     blas, X, X_in, starts, stops, hidden, last_T1, stored, weights, logistic, buffers, sums
 ):
-    """The second pass over chunks (``_objective._backward_pass``): the
+    """The second pass over chunks (``_chunk_passes._backward_pass``): the
     chunks' sums added to ``sums = (G, gW1, gb1)``; returns their Σ s² (or
     Σ‖X̂ − X‖²). ``weights = (W1_half, b1_half, V, W2_scaled, coef)``,
     ``buffers = (visible, delta2, last_delta2)``."""
@@ -350,7 +350,7 @@ def _numpy_gemm(dtype):
 
 
 class NumbaKernel:
-    """The steps of :class:`skl_sparse_ae._objective.ElementwiseKernel` as
+    """The steps of :class:`skl_sparse_ae._chunk_passes.ElementwiseKernel` as
     compiled loops (``scratch`` buffers are not needed), and whole passes
     over chunks, products included, when NumPy's BLAS can be called from
     them (see :mod:`._blas`) and the model has no k-sparse codes."""

@@ -60,7 +60,7 @@ def tanh_(a):
 
 
 class NumpyKernel:
-    """The steps of :class:`skl_sparse_ae._objective.ElementwiseKernel` as
+    """The steps of :class:`skl_sparse_ae._chunk_passes.ElementwiseKernel` as
     NumPy ufunc passes (they use the ``scratch`` buffers); no whole passes."""
 
     name = "numpy"
