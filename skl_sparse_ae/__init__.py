@@ -4,8 +4,7 @@
 
 from ._autoencoder import SparseAutoencoder
 from ._classifier import StackedAutoencoderClassifier
+from ._version import __version__
 from ._whitening import ZCAWhitening
-
-__version__ = "0.1.0.dev0"
 
 __all__ = ["SparseAutoencoder", "StackedAutoencoderClassifier", "ZCAWhitening", "__version__"]

@@ -7,6 +7,9 @@ import warnings
 
 import numpy as np
 
+from . import _version
+from .exceptions import InconsistentVersionWarning
+
 
 def restore_state_on_error(fit_method):
     """Make a fitting method all-or-nothing.
@@ -60,21 +63,16 @@ class VersionedPickleMixin:
     """
 
     def __getstate__(self):
-        from . import __version__
-
-        return dict(super().__getstate__(), _skl_sparse_ae_version=__version__)
+        return dict(super().__getstate__(), _skl_sparse_ae_version=_version.__version__)
 
     def __setstate__(self, state):
-        from . import __version__
-        from .exceptions import InconsistentVersionWarning
-
         state = dict(state)
         saved_with = state.pop("_skl_sparse_ae_version", "unknown")
-        if saved_with != __version__:
+        if saved_with != _version.__version__:
             warnings.warn(
                 InconsistentVersionWarning(
                     estimator_name=type(self).__name__,
-                    current_version=__version__,
+                    current_version=_version.__version__,
                     original_version=saved_with,
                 ),
                 stacklevel=2,

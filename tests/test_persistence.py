@@ -190,7 +190,7 @@ def test_loading_under_another_version_warns(name, monkeypatch):
 
     X = _data()
     estimator = ESTIMATORS[name]().fit(X)
-    monkeypatch.setattr(skl_sparse_ae, "__version__", "0.0.1")
+    monkeypatch.setattr(skl_sparse_ae._version, "__version__", "0.0.1")
     saved = pickle.dumps(estimator)
     monkeypatch.undo()
     with pytest.warns(InconsistentVersionWarning, match="from skl-sparse-ae version 0.0.1") as w:
