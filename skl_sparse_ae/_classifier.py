@@ -20,11 +20,17 @@ from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, gen_batches
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from . import _objective, _parallel, _solvers
 from ._autoencoder import SparseAutoencoder
+from ._classifier_checks import (
+    check_two_classes,
+    hidden_sizes,
+    labeled_rows,
+    per_layer,
+    unlabeled_mask,
+)
 from ._utils import VersionedPickleMixin, restore_state_on_error
 
 _FLOAT_DTYPES = (np.float64, np.float32)
@@ -144,50 +150,6 @@ def network_loss_and_grad(theta, X, y, layer_units, lam, n_workers=None):
     W_out = np.asarray(theta[start : start + n_out], dtype=np.float64)
     grad[start : start + n_out] += lam * W_out
     return cross_entropy / m + 0.5 * lam * float(W_out @ W_out), grad
-
-
-def _is_number(value):
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
-def _unlabeled_mask(y, marker):
-    """The rows of y whose label is ``marker`` (a number or a string; None: none).
-
-    A number never equals a string here, so -1 marks rows in an object array
-    of strings as SelfTrainingClassifier expects.
-    """
-    if marker is None:
-        return np.zeros(y.shape[0], dtype=bool)
-    if y.dtype.kind in "iuf":
-        return y == marker if _is_number(marker) else np.zeros(y.shape[0], dtype=bool)
-    if y.dtype.kind in "US":
-        return y == marker if isinstance(marker, str) else np.zeros(y.shape[0], dtype=bool)
-    number = _is_number(marker)
-    return np.fromiter(
-        ((_is_number(v) if number else isinstance(v, str)) and v == marker for v in y),
-        dtype=bool,
-        count=y.shape[0],
-    )
-
-
-def _per_layer(name, value, n_layers, interval):
-    """A float per hidden layer, each in ``interval``, from one value or one per layer.
-
-    Checked here because the autoencoders skip their own validation when
-    fitted inside this estimator's fit (prefer_skip_nested_validation).
-    """
-    try:
-        values = np.atleast_1d(np.asarray(value, dtype=np.float64))
-    except (TypeError, ValueError):
-        values = None
-    if values is None or values.ndim != 1 or values.shape[0] not in (1, n_layers):
-        raise ValueError(
-            f"{name} must be one number or one per hidden layer ({n_layers}); got {value!r}."
-        )
-    for v in values:
-        if not interval.is_satisfied_by(float(v)):
-            raise ValueError(f"Every value of {name} must be {interval}; got {value!r}.")
-    return [float(v) for v in np.broadcast_to(values, (n_layers,))]
 
 
 class StackedAutoencoderClassifier(
@@ -509,11 +471,11 @@ class StackedAutoencoderClassifier(
             per-layer parameter does not have one value per layer, or if
             training diverges. The estimator is then left as it was.
         """
-        sizes = self._hidden_sizes()
+        sizes = hidden_sizes(self.hidden_layer_sizes)
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, order="C", reset=True)
-        labeled, y_labeled = self._labeled(y)
+        labeled, y_labeled = labeled_rows(y, self.unlabeled)
         classes = np.unique(y_labeled)
-        self._check_two_classes(classes)
+        check_two_classes(classes, type(self).__name__)
         rng = check_random_state(self.random_state)
         units = _layer_units(X.shape[1], sizes, len(classes))
         continuing = (
@@ -607,7 +569,7 @@ class StackedAutoencoderClassifier(
         fitted = hasattr(self, "coefs_")
         if classes is not None:
             classes = column_or_1d(classes)
-            classes = np.unique(classes[~_unlabeled_mask(classes, self.unlabeled)])
+            classes = np.unique(classes[~unlabeled_mask(classes, self.unlabeled)])
             if fitted and not np.array_equal(classes, self.classes_):
                 raise ValueError(
                     f"classes={classes} is not the same as on the first call to "
@@ -616,15 +578,18 @@ class StackedAutoencoderClassifier(
         elif not fitted:
             raise ValueError("classes must be passed on the first call to partial_fit.")
         X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, order="C", reset=not fitted)
-        labeled, y_labeled = self._labeled(y)
+        labeled, y_labeled = labeled_rows(y, self.unlabeled)
         known = classes if not fitted else self.classes_
         unknown = np.setdiff1d(y_labeled, known)
         if unknown.size:
             raise ValueError(f"y has classes not in classes {known}: {unknown}.")
-        sizes = self._hidden_sizes() if not fitted else tuple(c.shape[1] for c in self.coefs_[:-1])
+        if fitted:
+            sizes = tuple(c.shape[1] for c in self.coefs_[:-1])
+        else:
+            sizes = hidden_sizes(self.hidden_layer_sizes)
         units = _layer_units(X.shape[1], sizes, len(known))
         if not fitted:
-            self._check_two_classes(known)
+            check_two_classes(known, type(self).__name__)
             self.classes_ = known
             self._shuffle_rng = check_random_state(self.random_state)
             self._pretrain(X, labeled, y_labeled, sizes, self._shuffle_rng)
@@ -647,39 +612,6 @@ class StackedAutoencoderClassifier(
         self._store_network(theta, Xl, codes, units, curve, n_iter)
         return self
 
-    def _hidden_sizes(self):
-        sizes = np.atleast_1d(np.asarray(self.hidden_layer_sizes))
-        if (
-            sizes.ndim != 1
-            or sizes.size == 0
-            or not np.issubdtype(sizes.dtype, np.integer)
-            or (sizes < 1).any()
-        ):
-            raise ValueError(
-                "hidden_layer_sizes must be a positive int or a non-empty sequence of them; "
-                f"got {self.hidden_layer_sizes!r}."
-            )
-        return tuple(int(s) for s in sizes)
-
-    def _labeled(self, y):
-        """The labeled rows and their labels, as checked classification targets."""
-        labeled = ~_unlabeled_mask(y, self.unlabeled)
-        y_labeled = y[labeled]
-        if y_labeled.size == 0:
-            raise ValueError(
-                f"Every label is {self.unlabeled!r} (unlabeled): the samples of at least two "
-                "classes must be labeled. Unlabeled samples are only used for pretraining."
-            )
-        check_classification_targets(y_labeled)
-        return labeled, y_labeled
-
-    def _check_two_classes(self, classes):
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs labeled samples of at least two classes; "
-                f"got one class: {classes[0]!r}."
-            )
-
     def _continued_curve(self, continuing):
         """The loss curve to continue: Adam's, when its state goes on."""
         if continuing and self.solver == "adam" and hasattr(self, "_adam_state"):
@@ -694,7 +626,7 @@ class StackedAutoencoderClassifier(
         """Stages 1 and 2: the greedy layers and the softmax on their top codes."""
         n_layers = len(sizes)
         rhos, betas, lams = (
-            _per_layer(name, getattr(self, name), n_layers, self._parameter_constraints[name][1])
+            per_layer(name, getattr(self, name), n_layers, self._parameter_constraints[name][1])
             for name in ("rho", "beta", "lam")
         )
         autoencoders, codes = [], X
