@@ -2,12 +2,11 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import math
 import warnings
-from itertools import pairwise
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn import get_config
 from sklearn.base import (
     BaseEstimator,
     ClassifierMixin,
@@ -16,140 +15,45 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
+from sklearn.utils._array_api import get_namespace_and_device, move_to
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import _objective, _parallel, _solvers
+from . import _backends, _network, _network_solvers, _solvers
 from ._autoencoder import SparseAutoencoder
 from ._classifier_checks import (
     check_two_classes,
     hidden_sizes,
     labeled_rows,
     per_layer,
-    unlabeled_mask,
+    stream_classes,
+    to_numpy,
 )
 from ._utils import VersionedPickleMixin, restore_state_on_error
 
-_FLOAT_DTYPES = (np.float64, np.float32)
 
-# Rows per block of the network objective: enough that the products are
-# efficient, few enough that a block's activations stay small.
-_MIN_BLOCK_ROWS = 256
-
-
-# %% The network: parameter layout, forward pass, J and its gradient
+def _training_backend(X):
+    """The backend of the network's arrays for training input X. Dask arrays
+    become NumPy ones in ``validate_data``: the network trains in memory."""
+    backend = _backends.for_input(X)
+    return _backends.NUMPY if backend.is_numpy else backend
 
 
-def _layer_units(n_features, hidden_layer_sizes, n_classes):
-    return (n_features, *hidden_layer_sizes, n_classes)
+def _rows(A, mask, backend):
+    """The rows of A where the NumPy ``mask`` is true (A itself if all are)."""
+    if mask.all():
+        return A
+    return backend.take_rows(A, backend.index(np.flatnonzero(mask)))
 
 
-def _pack(coefs, intercepts):
-    """One float64 vector in scikit-learn's MLP layout: all coefs, then all intercepts."""
-    return np.concatenate([a.ravel() for a in [*coefs, *intercepts]]).astype(np.float64)
-
-
-def _unpack(theta, layer_units, dtype):
-    """Lists of coefs (n_in, n_out) and intercepts (n_out,): views of theta
-    cast once to ``dtype``."""
-    theta = np.asarray(theta).astype(dtype, copy=False)
-    coefs, intercepts, start = [], [], 0
-    for n_in, n_out in pairwise(layer_units):
-        coefs.append(theta[start : start + n_in * n_out].reshape(n_in, n_out))
-        start += n_in * n_out
-    for n_out in layer_units[1:]:
-        intercepts.append(theta[start : start + n_out])
-        start += n_out
-    return coefs, intercepts
-
-
-def _hidden(A, coef, intercept):
-    """sigmoid(A coef + intercept), with the autoencoder's fast sigmoid."""
-    return _objective.hidden_activations(A, coef.T, intercept)
-
-
-def _forward(X, coefs, intercepts):
-    """Activations of every layer, the input first, and the output logits last."""
-    activations = [X]
-    for coef, intercept in zip(coefs[:-1], intercepts[:-1], strict=True):
-        activations.append(_hidden(activations[-1], coef, intercept))
-    logits = activations[-1] @ coefs[-1]
-    logits += intercepts[-1]
-    return activations, logits
-
-
-def _log_softmax(logits):
-    """log P in place, without overflow."""
-    logits -= logits.max(axis=1, keepdims=True)
-    logits -= np.log(np.exp(logits).sum(axis=1, keepdims=True))
-    return logits
-
-
-def _block_sums(X, y, coefs, intercepts):
-    """Σ cross-entropy over the rows of a block, and the gradient sums of
-    the data term (not divided by m, no decay), as float64."""
-    activations, logits = _forward(X, coefs, intercepts)
-    rows = np.arange(X.shape[0])
-    log_p = _log_softmax(logits)
-    cross_entropy = -float(np.sum(log_p[rows, y], dtype=np.float64))
-    delta = np.exp(log_p, out=log_p)  # P − Y: the softmax's δ, per row
-    delta[rows, y] -= 1
-    grad_coefs, grad_intercepts = [], []
-    for layer in range(len(coefs) - 1, -1, -1):
-        grad_coefs.append(activations[layer].T @ delta)
-        grad_intercepts.append(delta.sum(axis=0, dtype=np.float64))
-        if layer:
-            a = activations[layer]
-            delta = delta @ coefs[layer].T
-            delta *= a
-            delta *= 1 - a
-    return cross_entropy, _pack(grad_coefs[::-1], grad_intercepts[::-1])
-
-
-def _block_rows(m, layer_units, itemsize, n_runs):
-    """Rows per block: one block per thread, within scikit-learn's working_memory."""
-    row_bytes = 3 * sum(layer_units) * itemsize
-    memory_rows = int(get_config()["working_memory"] * 2**20) // row_bytes
-    per_thread = -(-m // n_runs)
-    return max(1, min(m, max(_MIN_BLOCK_ROWS, min(per_thread, memory_rows))))
-
-
-def network_loss_and_grad(theta, X, y, layer_units, lam, n_workers=None):
-    """J and its gradient (float64) for the network ``theta`` on labeled rows.
-
-    ``y`` holds class indices in ``range(layer_units[-1])``. ::
-
-        J = −(1/m) Σᵢ log P(yᵢ | xᵢ) + (lam/2) ‖W_out‖²
-
-    Only the output layer's weights are decayed. The rows are cut into
-    blocks of fixed size, run on the objective's worker threads, and their
-    sums are added in block order, so that a result is repeatable.
-    """
-    m = X.shape[0]
-    coefs, intercepts = _unpack(theta, layer_units, X.dtype)
-    n_threads = n_workers or _parallel.n_threads()
-    step = _block_rows(m, layer_units, X.itemsize, n_threads)
-    blocks = list(gen_batches(m, step))
-
-    def run(run_blocks):
-        sums = [_block_sums(X[b], y[b], coefs, intercepts) for b in blocks[run_blocks]]
-        return sum(s[0] for s in sums), np.sum([s[1] for s in sums], axis=0)
-
-    runs = _parallel.contiguous_runs(len(blocks), n_threads)
-    results = _parallel.map_in_threads(run, [(slice(r.start, r.stop),) for r in runs])
-    cross_entropy, grad = results[0]
-    for ce, g in results[1:]:
-        cross_entropy += ce
-        grad += g
-    grad /= m
-    n_out = layer_units[-2] * layer_units[-1]
-    start = sum(a * b for a, b in pairwise(layer_units)) - n_out
-    W_out = np.asarray(theta[start : start + n_out], dtype=np.float64)
-    grad[start : start + n_out] += lam * W_out
-    return cross_entropy / m + 0.5 * lam * float(W_out @ W_out), grad
+def _weights(theta, units, dtype, xp):
+    """The coefs and intercepts of ``theta`` as own arrays of ``dtype``."""
+    coefs, intercepts = _network.unpack(theta, units, dtype)
+    return [xp.asarray(c, copy=True) for c in coefs], [xp.asarray(b, copy=True) for b in intercepts]
 
 
 class StackedAutoencoderClassifier(
@@ -472,43 +376,33 @@ class StackedAutoencoderClassifier(
             training diverges. The estimator is then left as it was.
         """
         sizes = hidden_sizes(self.hidden_layer_sizes)
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, order="C", reset=True)
-        labeled, y_labeled = labeled_rows(y, self.unlabeled)
+        if self.warm_start and hasattr(self, "coefs_"):
+            self._backend_for(X, "fit")  # the weights to continue from are like X
+        X, y, backend = self._validate_training_data(X, y, reset=True)
+        labeled, y_labeled = labeled_rows(to_numpy(y), self.unlabeled)
         classes = np.unique(y_labeled)
         check_two_classes(classes, type(self).__name__)
         rng = check_random_state(self.random_state)
-        units = _layer_units(X.shape[1], sizes, len(classes))
+        units = _network.layer_units(X.shape[1], sizes, len(classes))
         continuing = (
             self.warm_start
             and hasattr(self, "coefs_")
             and tuple(c.shape[0] for c in self.coefs_) == units[:-1]
         )
-        if continuing and not np.array_equal(classes, self.classes_):
+        if continuing and not np.array_equal(classes, to_numpy(self.classes_)):
             raise ValueError(
                 "warm_start can only be used where y has the same classes as in the "
-                f"previous call to fit. Previously got {self.classes_}, y has {classes}."
+                f"previous call to fit. Previously got {to_numpy(self.classes_)}, y has "
+                f"{classes}."
             )
         if self.solver != "adam" or not continuing:
             # An Adam state from an earlier fit no longer matches these weights.
             vars(self).pop("_adam_state", None)
         if not continuing:
-            self.classes_ = classes
-            self._pretrain(X, labeled, y_labeled, sizes, rng)
+            self._set_classes(classes, y)
+            self._pretrain(X, labeled, y_labeled, units, rng, backend)
         self._report("Fine-tuning")
-        Xl = X if labeled.all() else X[labeled]
-        y_codes = np.searchsorted(self.classes_, y_labeled)
-        theta, curve, n_iter, hit_max = self._minimise(
-            Xl,
-            y_codes,
-            units,
-            _pack(self.coefs_, self.intercepts_),
-            self.max_iter,
-            rng,
-            network=True,
-            curve=self._continued_curve(continuing),
-        )
-        self._store_network(theta, Xl, y_codes, units, curve, n_iter)
-        if hit_max:
+        if self._fine_tune(X, labeled, y_labeled, units, self.max_iter, rng, backend, continuing):
             warnings.warn(
                 f"{type(self).__name__}: fine-tuning stopped after max_iter="
                 f"{self.max_iter} {'iterations' if self.solver == 'lbfgs' else 'epochs'} "
@@ -567,19 +461,11 @@ class StackedAutoencoderClassifier(
             is then left as it was.
         """
         fitted = hasattr(self, "coefs_")
-        if classes is not None:
-            classes = column_or_1d(classes)
-            classes = np.unique(classes[~unlabeled_mask(classes, self.unlabeled)])
-            if fitted and not np.array_equal(classes, self.classes_):
-                raise ValueError(
-                    f"classes={classes} is not the same as on the first call to "
-                    f"partial_fit: {self.classes_}."
-                )
-        elif not fitted:
-            raise ValueError("classes must be passed on the first call to partial_fit.")
-        X, y = validate_data(self, X, y, dtype=_FLOAT_DTYPES, order="C", reset=not fitted)
-        labeled, y_labeled = labeled_rows(y, self.unlabeled)
-        known = classes if not fitted else self.classes_
+        if fitted:
+            self._backend_for(X, "partial_fit")  # the weights to continue from are like X
+        known = stream_classes(classes, to_numpy(self.classes_) if fitted else None, self.unlabeled)
+        X, y, backend = self._validate_training_data(X, y, reset=not fitted)
+        labeled, y_labeled = labeled_rows(to_numpy(y), self.unlabeled)
         unknown = np.setdiff1d(y_labeled, known)
         if unknown.size:
             raise ValueError(f"y has classes not in classes {known}: {unknown}.")
@@ -587,30 +473,35 @@ class StackedAutoencoderClassifier(
             sizes = tuple(c.shape[1] for c in self.coefs_[:-1])
         else:
             sizes = hidden_sizes(self.hidden_layer_sizes)
-        units = _layer_units(X.shape[1], sizes, len(known))
+        units = _network.layer_units(X.shape[1], sizes, len(known))
         if not fitted:
             check_two_classes(known, type(self).__name__)
-            self.classes_ = known
+            self._set_classes(known, y)
             self._shuffle_rng = check_random_state(self.random_state)
-            self._pretrain(X, labeled, y_labeled, sizes, self._shuffle_rng)
+            self._pretrain(X, labeled, y_labeled, units, self._shuffle_rng, backend)
         elif not hasattr(self, "_shuffle_rng"):
             self._shuffle_rng = check_random_state(self.random_state)
-        codes = np.searchsorted(self.classes_, y_labeled)
-        Xl = X[labeled]
-        theta0 = _pack(self.coefs_, self.intercepts_)
         n_iter = self.n_iter_ + 1 if fitted and hasattr(self, "_adam_state") else 1
-        theta, curve, _, _ = self._minimise(
-            Xl,
-            codes,
-            units,
-            theta0,
-            1,
-            self._shuffle_rng,
-            network=True,
-            curve=self._continued_curve(True),
-        )
-        self._store_network(theta, Xl, codes, units, curve, n_iter)
+        self._fine_tune(X, labeled, y_labeled, units, 1, self._shuffle_rng, backend, True)
+        self.n_iter_ = n_iter
         return self
+
+    def _validate_training_data(self, X, y, reset):
+        """X (a float array in C order) and y validated, and X's backend (see
+        :mod:`skl_sparse_ae._backends`)."""
+        backend = _training_backend(X)
+        X, y = validate_data(self, X, y, dtype=backend.float_dtypes, order="C", reset=reset)
+        return X, y, backend
+
+    def _set_classes(self, classes, y):
+        """``classes_``: the NumPy ``classes`` in the namespace and on the
+        device of y, as scikit-learn's classifiers keep them."""
+        xp, _, device = get_namespace_and_device(y)
+        self.classes_ = move_to(classes, xp=xp, device=device)
+
+    def _class_indices(self, labels, backend):
+        """Indices in ``classes_`` of the NumPy ``labels``, on X's device."""
+        return backend.index(np.searchsorted(to_numpy(self.classes_), labels))
 
     def _continued_curve(self, continuing):
         """The loss curve to continue: Adam's, when its state goes on."""
@@ -622,15 +513,15 @@ class StackedAutoencoderClassifier(
         if self.verbose:
             print(f"[{type(self).__name__}] {message}", flush=True)
 
-    def _pretrain(self, X, labeled, y_labeled, sizes, rng):
+    def _pretrain(self, X, labeled, y_labeled, units, rng, backend):
         """Stages 1 and 2: the greedy layers and the softmax on their top codes."""
-        n_layers = len(sizes)
+        n_layers = len(units) - 2
         rhos, betas, lams = (
             per_layer(name, getattr(self, name), n_layers, self._parameter_constraints[name][1])
             for name in ("rho", "beta", "lam")
         )
         autoencoders, codes = [], X
-        for k, size in enumerate(sizes):
+        for k, size in enumerate(units[1:-1]):
             self._report(f"Pretraining layer {k + 1} of {n_layers}: {codes.shape[1]} → {size}")
             ae = SparseAutoencoder(
                 n_components=size,
@@ -653,103 +544,126 @@ class StackedAutoencoderClassifier(
                 codes = ae.fit_transform(codes)
             autoencoders.append(ae)
         self.autoencoders_ = autoencoders
-        coefs = [ae.components_.T.copy() for ae in autoencoders]
-        intercepts = [ae.intercept_hidden_.copy() for ae in autoencoders]
 
         self._report("Training the softmax layer")
-        n_classes = len(self.classes_)
-        top = codes[labeled]
-        y_codes = np.searchsorted(self.classes_, y_labeled)
-        softmax_units = (top.shape[1], n_classes)
-        theta0 = np.zeros(top.shape[1] * n_classes + n_classes)
-        theta, *_ = self._minimise(top, y_codes, softmax_units, theta0, self.softmax_max_iter, rng)
-        (W_out,), (b_out,) = _unpack(theta, softmax_units, X.dtype)
-        self.pretrained_coefs_ = [*coefs, W_out.copy()]
-        self.pretrained_intercepts_ = [*intercepts, b_out.copy()]
-        self.coefs_ = [c.copy() for c in self.pretrained_coefs_]
-        self.intercepts_ = [b.copy() for b in self.pretrained_intercepts_]
+        softmax_units = units[-2:]
+        theta0 = backend.from_host(np.zeros(softmax_units[0] * units[-1] + units[-1]))
+        theta, *_ = self._minimise(
+            _rows(codes, labeled, backend),
+            self._class_indices(y_labeled, backend),
+            softmax_units,
+            theta0,
+            self.softmax_max_iter,
+            rng,
+            backend,
+        )
+        (W_out,), (b_out,) = _network.unpack(theta, softmax_units, X.dtype)
+        greedy = _network.pack(
+            [*(ae.components_.T for ae in autoencoders), W_out],
+            [*(ae.intercept_hidden_ for ae in autoencoders), b_out],
+        )
+        self.pretrained_coefs_, self.pretrained_intercepts_ = _weights(
+            greedy, units, X.dtype, backend.xp
+        )
+        self.coefs_, self.intercepts_ = _weights(greedy, units, X.dtype, backend.xp)
         self.n_iter_ = 0
         self.loss_curve_ = []
 
-    def _minimise(self, X, y, units, theta0, max_iter, rng, network=False, curve=None):
-        """Minimise J over the network ``units`` from theta0 with ``solver``.
-
-        Returns (theta, loss_curve, n_iter, hit_max_iter). For Adam on the
-        full ``network``, the optimiser state is kept in ``_adam_state``.
-        """
-        curve = [] if curve is None else curve
-        if max_iter == 0:
-            return theta0, curve, 0, False
-        report = _solvers._progress_printer(type(self).__name__, self.verbose)
-        lam = self.softmax_lam
-        if self.solver == "lbfgs":
-            result, curve = _solvers.minimize_lbfgs(
-                lambda theta: network_loss_and_grad(theta, X, y, units, lam),
-                theta0,
-                max_iter=max_iter,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                report=report,
-            )
-            return result.x, curve, int(result.nit), result.status == 1
-        saved = getattr(self, "_adam_state", None) if network else None
-        if saved is None or saved["theta"].shape != theta0.shape:
-            state = _solvers.AdamState(theta0.copy(), np.zeros_like(theta0), np.zeros_like(theta0))
-        else:
-            # Updated in place: work on a copy so a failed call changes nothing.
-            state = _solvers.AdamState.from_dict(saved)
-        m = X.shape[0]
-        batch_size = min(200 if self.batch_size == "auto" else self.batch_size, m)
-
-        def step(rows):
-            loss, grad = network_loss_and_grad(state.theta, X[rows], y[rows], units, lam)
-            _solvers._adam_step(state, grad, self.learning_rate_init)
-            return loss
-
-        n_iter, hit_max = _solvers.minibatch_epochs(
-            step,
-            m,
-            batch_size=batch_size,
-            shuffle=self.shuffle,
-            random_state=rng,
-            max_epochs=max_iter,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            loss_curve=curve,
-            report=report,
-        )
-        if network:
-            self._adam_state = state.to_dict()  # plain arrays: see AdamState.to_dict
-        return state.theta.copy(), curve, n_iter, hit_max
-
-    def _store_network(self, theta, X, y, units, curve, n_iter):
-        """Keep the fine-tuned weights and J computed exactly on (X, y).
+    def _fine_tune(self, X, labeled, y_labeled, units, max_iter, rng, backend, continuing):
+        """Stage 3 on the labeled rows of X: keep the fine-tuned weights and J
+        computed exactly on those rows. Returns whether max_iter stopped it.
 
         Raises rather than store weights or a loss that are not finite.
         """
-        loss, _ = network_loss_and_grad(theta, X, y, units, self.softmax_lam)
-        if not (np.isfinite(loss) and np.isfinite(theta).all()):
+        X, y = _rows(X, labeled, backend), self._class_indices(y_labeled, backend)
+        theta, curve, n_iter, hit_max = self._minimise(
+            X,
+            y,
+            units,
+            _network.pack(self.coefs_, self.intercepts_),
+            max_iter,
+            rng,
+            backend,
+            network=True,
+            curve=self._continued_curve(continuing),
+        )
+        xp = backend.xp
+        loss = float(_network.loss_and_grad(theta, X, y, units, self.softmax_lam)[0])
+        if not (math.isfinite(loss) and bool(xp.all(xp.isfinite(theta)))):
             raise ValueError(
                 f"{type(self).__name__} training diverged: the weights or the loss are not "
                 "finite. Scale X (e.g. into [0, 1]), use float64, or lower learning_rate_init."
             )
-        coefs, intercepts = _unpack(theta, units, X.dtype)
-        self.coefs_ = [c.copy() for c in coefs]
-        self.intercepts_ = [b.copy() for b in intercepts]
-        self.loss_ = float(loss)
+        self.coefs_, self.intercepts_ = _weights(theta, units, X.dtype, xp)
+        self.loss_ = loss
         self.loss_curve_ = list(curve)
         self.n_iter_ = n_iter
+        return hit_max
+
+    def _minimise(self, X, y, units, theta0, max_iter, rng, backend, network=False, curve=None):
+        """Minimise J over the network ``units`` from theta0 with ``solver``.
+
+        X, y (class indices) and theta0 are arrays of ``backend``. Returns
+        (theta, loss_curve, n_iter, hit_max_iter). For Adam on the full
+        ``network``, the optimiser state is kept in ``_adam_state``.
+        """
+        curve = [] if curve is None else curve
+        if max_iter == 0:
+            return theta0, curve, 0, False
+        options = dict(
+            lam=self.softmax_lam,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            report=_solvers._progress_printer(type(self).__name__, self.verbose),
+            backend=backend,
+        )
+        if self.solver == "lbfgs":
+            return _network_solvers.lbfgs(X, y, units, theta0, max_iter=max_iter, **options)
+        saved = getattr(self, "_adam_state", None) if network else None
+        if saved is None or saved["theta"].shape != theta0.shape:
+            state = _network_solvers.adam_state(theta0, backend.xp)
+        else:
+            # Updated in place: work on a copy so a failed call changes nothing.
+            state = _solvers.AdamState.from_dict(saved)
+        n_iter, hit_max = _network_solvers.adam(
+            X,
+            y,
+            units,
+            state,
+            max_epochs=max_iter,
+            batch_size=min(200 if self.batch_size == "auto" else self.batch_size, X.shape[0]),
+            learning_rate=self.learning_rate_init,
+            shuffle=self.shuffle,
+            random_state=rng,
+            loss_curve=curve,
+            **options,
+        )
+        if network:
+            self._adam_state = state.to_dict()  # plain arrays: see AdamState.to_dict
+        return backend.xp.asarray(state.theta, copy=True), curve, n_iter, hit_max
 
     # -- prediction --------------------------------------------------------
 
-    def _logits(self, X):
-        """Top-layer codes and output logits of validated X."""
+    @property
+    def _first_coef(self):
+        """The first layer's weights: where the fitted arrays are."""
+        return self.coefs_[0]
+
+    def _backend_for(self, X, method):
+        """X's backend, after checking that X is where the fitted arrays are."""
+        backend = _backends.for_fitted(self, X, attribute="_first_coef", method=method)
+        return _backends.NUMPY if backend.is_numpy else backend
+
+    def _forward(self, X, method):
+        """Activations of every layer and output logits of X, validated for ``method``."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=_FLOAT_DTYPES, reset=False)
-        coefs = [c.astype(X.dtype, copy=False) for c in self.coefs_]
-        intercepts = [b.astype(X.dtype, copy=False) for b in self.intercepts_]
-        activations, logits = _forward(X, coefs, intercepts)
-        return activations[-1], logits
+        backend = self._backend_for(X, method)
+        X = validate_data(self, X, dtype=backend.float_dtypes, reset=False)
+        xp = backend.xp
+        coefs = [xp.astype(c, X.dtype, copy=False) for c in self.coefs_]
+        intercepts = [xp.astype(b, X.dtype, copy=False) for b in self.intercepts_]
+        activations, logits = _network.forward(X, coefs, intercepts)
+        return activations[-1], logits, xp
 
     def decision_function(self, X):
         """Logits of the softmax layer.
@@ -766,7 +680,7 @@ class StackedAutoencoderClassifier(
             classes, z₁ − z₀, the log-odds of ``classes_[1]``, as scikit-learn's
             binary classifiers return.
         """
-        logits = self._logits(X)[1]
+        logits = self._forward(X, "decision_function")[1]
         if logits.shape[1] == 2:
             return logits[:, 1] - logits[:, 0]
         return logits
@@ -782,10 +696,16 @@ class StackedAutoencoderClassifier(
         Returns
         -------
         y_pred : ndarray of shape (n_samples,)
-            The predicted classes.
+            The predicted classes: in the namespace and on the device of X,
+            unless they are strings (then a NumPy array).
         """
-        logits = self._logits(X)[1]
-        return self.classes_[np.argmax(logits, axis=1)]
+        _, logits, xp = self._forward(X, "predict")
+        xp_classes, _, device_classes = get_namespace_and_device(self.classes_)
+        indices = move_to(xp.argmax(logits, axis=1), xp=xp_classes, device=device_classes)
+        y_pred = xp_classes.take(self.classes_, indices, axis=0)
+        if isinstance(y_pred[0], str):
+            return y_pred
+        return move_to(y_pred, xp=xp, device=get_namespace_and_device(logits)[2])
 
     def predict_log_proba(self, X):
         """Log of the class probabilities, computed without underflow.
@@ -800,7 +720,8 @@ class StackedAutoencoderClassifier(
         log_proba : ndarray of shape (n_samples, n_classes)
             log P(class | x) for the classes in the order of ``classes_``.
         """
-        return _log_softmax(self._logits(X)[1])
+        _, logits, xp = self._forward(X, "predict_log_proba")
+        return _network.log_softmax(logits, xp)
 
     def predict_proba(self, X):
         """Class probabilities: the softmax of the network's output.
@@ -815,8 +736,8 @@ class StackedAutoencoderClassifier(
         proba : ndarray of shape (n_samples, n_classes)
             P(class | x) for the classes in the order of ``classes_``.
         """
-        log_p = self.predict_log_proba(X)
-        return np.exp(log_p, out=log_p)
+        _, logits, xp = self._forward(X, "predict_proba")
+        return xp.exp(_network.log_softmax(logits, xp))
 
     def score(self, X, y, sample_weight=None):
         """Mean accuracy of :meth:`predict` on X against y.
@@ -838,7 +759,10 @@ class StackedAutoencoderClassifier(
             Fraction of correctly classified samples (weighted if
             ``sample_weight`` is given), as :func:`sklearn.metrics.accuracy_score`.
         """
-        return super().score(X, y, sample_weight=sample_weight)
+        # On the host: accuracy_score sums in float64, which some devices lack.
+        y_pred = to_numpy(self.predict(X))
+        weights = None if sample_weight is None else to_numpy(sample_weight)
+        return float(accuracy_score(to_numpy(y), y_pred, sample_weight=weights))
 
     def transform(self, X):
         """Top-layer codes of the fine-tuned network: the softmax's input.
@@ -853,7 +777,7 @@ class StackedAutoencoderClassifier(
         X_new : ndarray of shape (n_samples, hidden_layer_sizes[-1])
             Activations of the last hidden layer, in (0, 1).
         """
-        return self._logits(X)[0]
+        return self._forward(X, "transform")[0]
 
     @property
     def _n_features_out(self):
@@ -877,14 +801,16 @@ class StackedAutoencoderClassifier(
             An ``MLPClassifier(activation="logistic")`` with this model's
             fine-tuned ``coefs_``, ``intercepts_`` and ``classes_``, ready for
             ``predict`` and ``predict_proba`` (it was not trained by
-            scikit-learn, so its training attributes are absent).
+            scikit-learn, so its training attributes are absent). Its arrays
+            are NumPy arrays, wherever this model's are.
         """
         from sklearn.neural_network import MLPClassifier
 
         check_is_fitted(self)
-        coefs = [c.copy() for c in self.coefs_]
-        intercepts = [b.copy() for b in self.intercepts_]
-        binary = len(self.classes_) == 2
+        coefs = [np.array(to_numpy(c)) for c in self.coefs_]
+        intercepts = [np.array(to_numpy(b)) for b in self.intercepts_]
+        classes = np.array(to_numpy(self.classes_))
+        binary = len(classes) == 2
         if binary:
             coefs[-1] = coefs[-1][:, 1:] - coefs[-1][:, :1]
             intercepts[-1] = intercepts[-1][1:] - intercepts[-1][:1]
@@ -898,10 +824,10 @@ class StackedAutoencoderClassifier(
         )
         mlp.coefs_, mlp.intercepts_ = coefs, intercepts
         mlp.n_layers_ = len(coefs) + 1
-        mlp.n_outputs_ = 1 if binary else len(self.classes_)
+        mlp.n_outputs_ = 1 if binary else len(classes)
         mlp.out_activation_ = "logistic" if binary else "softmax"
-        mlp._label_binarizer = LabelBinarizer().fit(self.classes_)
-        mlp.classes_ = self.classes_.copy()
+        mlp._label_binarizer = LabelBinarizer().fit(classes)
+        mlp.classes_ = classes
         mlp.n_features_in_ = self.n_features_in_
         if hasattr(self, "feature_names_in_"):
             mlp.feature_names_in_ = self.feature_names_in_.copy()
@@ -912,4 +838,5 @@ class StackedAutoencoderClassifier(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.array_api_support = True
         return tags

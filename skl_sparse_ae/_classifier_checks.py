@@ -3,8 +3,8 @@
 What :meth:`~skl_sparse_ae.StackedAutoencoderClassifier.fit` and
 ``partial_fit`` check beyond ``_parameter_constraints``: the ``unlabeled``
 marker, the classes, and the values given per hidden layer. Labels are
-checked as NumPy arrays: they are one vector of m labels, small next to X,
-and may be strings.
+checked on the host, as NumPy arrays (:func:`to_numpy`): they are one vector
+of m labels, small next to X, and may be strings.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -12,7 +12,19 @@ and may be strings.
 from numbers import Real
 
 import numpy as np
+from sklearn import get_config
+from sklearn.utils._array_api import move_to
 from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import column_or_1d
+
+
+def to_numpy(array):
+    """``array`` as a NumPy array: itself if it is one, else a copy on the host."""
+    if isinstance(array, np.ndarray):
+        return array
+    if get_config()["array_api_dispatch"]:
+        return move_to(array, xp=np, device="cpu")
+    return np.asarray(array)
 
 
 def _is_number(value):
@@ -51,6 +63,24 @@ def labeled_rows(y, marker):
         )
     check_classification_targets(y_labeled)
     return labeled, y_labeled
+
+
+def stream_classes(classes, fitted_classes, marker):
+    """The classes of a stream, from a ``partial_fit`` call's ``classes`` (or
+    None) and those of the previous calls (None on the first), without the
+    unlabeled ``marker``."""
+    if classes is None:
+        if fitted_classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return fitted_classes
+    classes = to_numpy(column_or_1d(classes))
+    classes = np.unique(classes[~unlabeled_mask(classes, marker)])
+    if fitted_classes is not None and not np.array_equal(classes, fitted_classes):
+        raise ValueError(
+            f"classes={classes} is not the same as on the first call to "
+            f"partial_fit: {fitted_classes}."
+        )
+    return classes
 
 
 def check_two_classes(classes, name):

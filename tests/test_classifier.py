@@ -16,7 +16,7 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skl_sparse_ae import StackedAutoencoderClassifier
-from skl_sparse_ae._classifier import network_loss_and_grad
+from skl_sparse_ae._network import loss_and_grad
 
 from .test_common import EXTRA_CHECKS
 
@@ -106,14 +106,14 @@ def test_gradient_matches_central_differences(hidden, n_classes):
     theta = rng.normal(scale=0.5, size=_n_params(units))
     X = rng.uniform(size=(30, 6))
     y = rng.randint(n_classes, size=30)
-    _, grad = network_loss_and_grad(theta, X, y, units, 0.1)
+    _, grad = loss_and_grad(theta, X, y, units, 0.1)
     eps = 1e-5
     numeric = np.empty_like(theta)
     for i in range(theta.size):
         step = np.zeros_like(theta)
         step[i] = eps
-        plus = network_loss_and_grad(theta + step, X, y, units, 0.1)[0]
-        minus = network_loss_and_grad(theta - step, X, y, units, 0.1)[0]
+        plus = loss_and_grad(theta + step, X, y, units, 0.1)[0]
+        minus = loss_and_grad(theta - step, X, y, units, 0.1)[0]
         numeric[i] = (plus - minus) / (2 * eps)
     # UFLDL's criterion: ‖numeric − analytic‖ / ‖numeric + analytic‖.
     assert np.linalg.norm(numeric - grad) / np.linalg.norm(numeric + grad) < 1e-7
@@ -145,8 +145,8 @@ def test_threads_and_blocks_do_not_change_the_objective():
     X, y = _data(3, n_samples=700)
     units = (6, 5, 3)
     theta = np.random.RandomState(0).normal(size=_n_params(units))
-    one = network_loss_and_grad(theta, X, y, units, 1e-3, n_workers=1)
-    two = network_loss_and_grad(theta, X, y, units, 1e-3, n_workers=2)
+    one = loss_and_grad(theta, X, y, units, 1e-3, n_workers=1)
+    two = loss_and_grad(theta, X, y, units, 1e-3, n_workers=2)
     assert one[0] == pytest.approx(two[0], rel=1e-13)
     assert_allclose(one[1], two[1], rtol=1e-12, atol=1e-15)
 
