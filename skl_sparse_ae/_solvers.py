@@ -17,18 +17,26 @@ from ._backends import NUMPY
 from ._objective import UFLDL, Params
 from ._parallel import single_threaded_libraries
 
+# Why a solver stopped: the values of ``SolverResult.stop_reason`` (and of the
+# estimators' ``stop_reason_``).
+STOP_REASONS = ("max_iter", "tol", "converged", "line_search", "max_fun", "partial_fit")
+
+# The reasons a user did not ask for and should hear of (a ConvergenceWarning).
+UNEXPECTED_STOPS = ("max_iter", "converged", "line_search", "max_fun")
+
 
 @dataclass
 class SolverResult:
     """What a solver hands back to the estimator."""
 
     params: object  # _objective.Params in the dtype, namespace and device of X
-    loss: float  # J at ``params`` (for adam: the last epoch's mean batch loss)
-    loss_curve: list = field(default_factory=list)
+    loss: float  # J at ``params``
+    loss_curve: list = field(default_factory=list)  # J after each iteration or epoch
     n_iter: int = 0
-    hit_max_iter: bool = False
-    message: str = ""
+    stop_reason: str = "max_iter"  # one of STOP_REASONS
+    message: str = ""  # scipy's message (L-BFGS), or a sentence of ours (Adam)
     rho_hat: object = None  # ρ̂ over all of X at ``params`` (an array like X's), when known
+    batch_loss_curve: list | None = None  # Adam: the mean batch loss of each epoch
 
 
 def _progress_printer(name, verbose):
@@ -93,24 +101,55 @@ def objective_options(variant=UFLDL, X_input=None):
     return options
 
 
+def exact_loss(
+    backend, params, X, n_components, rho, beta, lam, decoder, variant=UFLDL, X_input=None
+):
+    """J and ρ̂ over all of X at ``params``: the loss an estimator stores.
+
+    ``X_input`` is the encoder's input of a denoising autoencoder.
+    """
+    loss, _, rho_hat = backend.evaluate(
+        pack(backend, params, variant),
+        X,
+        n_components,
+        rho,
+        beta,
+        lam,
+        decoder,
+        **objective_options(variant, X_input),
+    )
+    return float(loss), rho_hat
+
+
 def _libraries_limited(limit_threads):
     """:func:`single_threaded_libraries` if ``limit_threads``, else nothing."""
     return single_threaded_libraries() if limit_threads else contextlib.nullcontext()
 
 
 def minimize_lbfgs(
-    objective, theta0, *, max_iter, tol, n_iter_no_change, report, limit_threads=True
+    objective,
+    theta0,
+    *,
+    max_iter,
+    tol,
+    n_iter_no_change,
+    report,
+    limit_threads=True,
+    max_fun=None,
 ):
     """scipy's L-BFGS-B on ``objective(theta) -> (J, gradient)`` from ``theta0``.
 
     The driver of every full-batch fit: it stops after ``max_iter``
     iterations, when J has decreased by less than a fraction ``tol`` over the
-    last ``n_iter_no_change`` iterations (:func:`stalled`), or when scipy
-    finds it converged to machine precision; ``report(iteration, J)`` is
+    last ``n_iter_no_change`` iterations (:func:`stalled`), when scipy
+    finds it converged to machine precision, when its line search fails or
+    after ``max_fun`` evaluations (default ``max(15000, 2 * max_iter)``); see
+    :func:`lbfgs_stop_reason`. ``report(iteration, J)`` is
     called after each iteration. ``limit_threads=False`` leaves the thread
     pools alone, for an objective that does not bring threads of its own.
     Returns scipy's result and the loss curve.
     """
+    max_fun = max(15000, 2 * max_iter) if max_fun is None else max_fun
     loss_curve = []
 
     def callback(intermediate_result):
@@ -129,9 +168,29 @@ def minimize_lbfgs(
             method="L-BFGS-B",
             jac=True,
             callback=callback,
-            options={"maxiter": max_iter, "maxfun": max(15000, 2 * max_iter), "gtol": 0.0},
+            options={"maxiter": max_iter, "maxfun": max_fun, "gtol": 0.0},
         )
     return result, loss_curve
+
+
+def lbfgs_stop_reason(result, max_iter):
+    """Why :func:`minimize_lbfgs` stopped, one of :data:`STOP_REASONS`.
+
+    Read off scipy's ``status`` rather than its message, whose words change
+    between scipy versions: 99 is our ``tol`` rule (the callback's
+    StopIteration); 0 scipy's own convergence test, J down by less than
+    ``ftol`` (about 2.2e-9 of max(|J|, 1)) in one iteration, or a zero
+    projected gradient; 1 the iteration or evaluation budget; 2 anything
+    else, in practice its line search finding no lower J along the
+    direction ("ABNORMAL", or rounding errors preventing progress).
+    """
+    if result.status == 99:
+        return "tol"
+    if result.status == 0:
+        return "converged"
+    if result.status == 1:
+        return "max_iter" if result.nit >= max_iter else "max_fun"
+    return "line_search"
 
 
 def lbfgs(
@@ -197,7 +256,7 @@ def lbfgs(
         loss=float(result.fun),
         loss_curve=loss_curve,
         n_iter=int(result.nit),
-        hit_max_iter=result.status == 1,
+        stop_reason=lbfgs_stop_reason(result, max_iter),
         message=str(result.message),
         rho_hat=last["rho_hat"] if known else None,
     )
@@ -319,6 +378,7 @@ def minibatch_epochs(
     loss_curve,
     report,
     backend=NUMPY,
+    on_epoch=None,
 ):
     """Epochs of minibatch steps over m rows: the loop of every Adam fit.
 
@@ -328,7 +388,9 @@ def minibatch_epochs(
     on the device until the epoch ends). Each epoch appends the mean batch
     loss to ``loss_curve`` and reports it; the loop stops after
     ``max_epochs`` or when that curve stalls (:func:`stalled_on_average`).
-    Returns the epochs run and whether ``max_epochs`` ended them.
+    ``on_epoch(last)``, if given, is called after each epoch with whether it
+    is the last, and the loss it returns is reported in place of the mean
+    batch loss. Returns the epochs run and whether ``max_epochs`` ended them.
     """
     epochs = 0
     # One limit on the libraries' threads for all batches, as in minimize_lbfgs.
@@ -340,8 +402,12 @@ def minibatch_epochs(
                 epoch_loss += step(order[rows] if shuffle else rows) * (rows.stop - rows.start)
             epochs += 1
             loss_curve.append(float(epoch_loss / m))
-            report(len(loss_curve), loss_curve[-1])
-            if stalled_on_average(loss_curve, tol, n_iter_no_change):
+            stop = stalled_on_average(loss_curve, tol, n_iter_no_change)
+            reported = loss_curve[-1]
+            if on_epoch is not None:
+                reported = on_epoch(stop or epochs == max_epochs)
+            report(len(loss_curve), reported)
+            if stop:
                 return epochs, False
     return epochs, epochs == max_epochs
 
@@ -366,25 +432,31 @@ def adam(
     verbose=0,
     name="",
     loss_curve=None,
+    batch_loss_curve=None,
     backend=NUMPY,
     variant=UFLDL,
     corrupt=None,
+    corrupt_for_loss=None,
 ):
     """Minibatch Adam on J, continuing from ``state`` (updated in place).
 
     The KL penalty needs ρ̂ over all the data, which one batch does not have:
     it uses :func:`rho_hat_estimate` (``decay`` = ``activation_decay``) in
-    ρ̂'s place. Each
-    epoch appends the mean batch loss to ``loss_curve``; training stops after
-    ``max_epochs`` or when that curve stalls (see :func:`stalled_on_average`).
-    ``state`` and X are in the namespace and on the device of ``backend``
-    (see :mod:`skl_sparse_ae._backends`): the whole loop runs there.
-    ``variant`` as for :func:`skl_sparse_ae._objective.evaluate`;
-    ``corrupt(batch)``, if given, makes the encoder's input of each batch
-    (a denoising autoencoder: fresh noise for every batch).
+    ρ̂'s place. Each epoch appends the mean batch loss to
+    ``batch_loss_curve``, and J over all of X at the epoch's end
+    (:func:`exact_loss`) to ``loss_curve``; training stops after
+    ``max_epochs`` or when the batch losses stall (see
+    :func:`stalled_on_average`). ``state`` and X are in the namespace and on
+    the device of ``backend`` (see :mod:`skl_sparse_ae._backends`): the whole
+    loop runs there. ``variant`` as for
+    :func:`skl_sparse_ae._objective.evaluate`; ``corrupt(batch)``, if given,
+    makes the encoder's input of each batch (a denoising autoencoder: fresh
+    noise for every batch) and of the last epoch's J, ``corrupt_for_loss(X)``
+    that of the J of the other epochs.
     """
     m, n_features = X.shape
     loss_curve = [] if loss_curve is None else loss_curve
+    batch_loss_curve = [] if batch_loss_curve is None else batch_loss_curve
     xp = backend.xp
     run_options = backend.solver_options()
 
@@ -416,6 +488,25 @@ def adam(
         _adam_step(state, grad, learning_rate, beta2=_AUTOENCODER_BETA2, xp=xp)
         return loss
 
+    end = {}
+
+    def on_epoch(last):
+        params = backend.copy_params(
+            unpack(backend, state.theta, n_features, n_components, X.dtype, variant)
+        )
+        X_input = None
+        if corrupt is not None:
+            # The last J's noise comes from the batches' generator, as the
+            # estimator's loss_ always did; the others' from one of their own,
+            # so that computing them leaves the training path alone.
+            X_input = corrupt(X) if last else corrupt_for_loss(X)
+        loss, rho_hat = exact_loss(
+            backend, params, X, n_components, rho, beta, lam, decoder, variant, X_input
+        )
+        loss_curve.append(loss)
+        end.update(params=params, loss=loss, rho_hat=rho_hat)
+        return loss
+
     epochs, hit_max_iter = minibatch_epochs(
         step,
         m,
@@ -425,15 +516,27 @@ def adam(
         max_epochs=max_epochs,
         tol=tol,
         n_iter_no_change=n_iter_no_change,
-        loss_curve=loss_curve,
+        loss_curve=batch_loss_curve,
         report=_progress_printer(name, verbose),
         backend=backend,
+        on_epoch=on_epoch,
     )
-    params = unpack(backend, state.theta, n_features, n_components, X.dtype, variant)
+    if hit_max_iter:
+        reason, message = "max_iter", f"Stopped after max_iter={max_epochs} epoch(s)."
+    else:
+        reason = "tol"
+        message = (
+            f"Stopped after {epochs} epoch(s): the mean batch loss of the last "
+            f"{n_iter_no_change} epochs was less than tol={tol} (relative) below "
+            f"that of the {n_iter_no_change} before them."
+        )
     return SolverResult(
-        params=backend.copy_params(params),
-        loss=loss_curve[-1],
+        params=end["params"],
+        loss=end["loss"],
         loss_curve=loss_curve,
         n_iter=epochs,
-        hit_max_iter=hit_max_iter,
+        stop_reason=reason,
+        message=message,
+        rho_hat=end["rho_hat"],
+        batch_loss_curve=batch_loss_curve,
     )
