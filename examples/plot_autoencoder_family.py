@@ -177,11 +177,11 @@ for name, model in patch_models.items():
 # With ρ = 0.01 the KL models are very sparse: over all 25 units, about 7
 # activations per 100 patches exceed 0.5 (L0 = 0.07), and the reconstruction
 # from such codes leaves 70% of the variance of the whitened patches
-# unexplained. The two "dead" units of the UFLDL model are weak edge
-# detectors, not blank ones: their largest activations on the patches are
-# 0.06 and 0.37, below the threshold, and the filter-norm rule of
-# :ref:`dead_units` counts no dead unit. Tied weights lose none and explain
-# a little more variance with half the weights.
+# unexplained. The two dead units of the UFLDL model never fire, but they
+# are weak edge detectors, not blank ones: their largest activations on the
+# patches are 0.06 and 0.37, below the line of 0.5 (see :ref:`dead_units`).
+# Tied weights lose none and explain a little more variance with half the
+# weights.
 #
 # The L1 model is not sparse in the same sense: each of its 17 living units
 # exceeds 0.5 on 14–29% of the patches (L0 = 3.95) and their mean activation

@@ -2,7 +2,9 @@
 
 The measures the sparse-autoencoder literature reports (dead units, L0, the
 fraction of variance unexplained), for a fitted
-:class:`~skl_sparse_ae.SparseAutoencoder` on data.
+:class:`~skl_sparse_ae.SparseAutoencoder` on data. :func:`sparsity_report` is
+the package's one definition of a dead unit: the demo, the examples and the
+user guide count them with it.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -30,9 +32,19 @@ def sparsity_report(estimator, X, *, threshold=0.5):
 
     A hidden unit is *active* on a sample when its activation (its code in
     :meth:`~skl_sparse_ae.SparseAutoencoder.transform`) exceeds
-    ``threshold``. The default, 0.5, is the sigmoid's midpoint: the unit's
-    input is positive. k-sparse codes are exactly 0 outside the kept units, so
-    ``threshold=0`` counts the kept units.
+    ``threshold``, and *dead* on X when it is active on no sample of X: it
+    never fires. The default, 0.5, is the logistic unit's activation for an
+    input of 0, so a unit is active when its input wⱼ·x + bⱼ is positive:
+    the line between off and on of a ReLU unit too (threshold 0 on its
+    activation), whatever the sparsity target ρ. A small threshold
+    would not do for logistic units, which are never exactly 0: a unit that
+    weight decay has stripped of its weights sits at ρ whatever the input,
+    above any threshold below ρ. k-sparse codes are exactly 0 outside the kept
+    units, so ``threshold=0`` counts the kept units. Why this definition:
+    :ref:`dead_units` in the user guide.
+
+    Measure on many samples (the training data, or thousands of held-out
+    ones): a unit that fires on few samples is counted dead on a small X.
 
     Parameters
     ----------
@@ -43,7 +55,8 @@ def sparsity_report(estimator, X, *, threshold=0.5):
         The data to measure on.
 
     threshold : float in [0, 1), default=0.5
-        Activations above it count as active.
+        Activations above it count as active. 0.5: the unit's input is
+        positive.
 
     Returns
     -------
@@ -51,7 +64,7 @@ def sparsity_report(estimator, X, *, threshold=0.5):
         With the attributes:
 
         dead_units : ndarray of bool, shape (n_components,)
-            The units never active on X.
+            The units never active on X: dead.
         dead_fraction : float
             Their fraction of ``n_components``.
         l0 : float

@@ -40,6 +40,47 @@ def test_a_unit_with_a_large_negative_bias_is_dead(fitted):
     assert report.dead_units[2] and report.dead_fraction >= 1 / 6
 
 
+def test_by_default_a_unit_is_active_when_its_input_is_positive(fitted):
+    model, X = fitted
+    report = sparsity_report(model, X)
+    inputs = X @ model.components_.T + model.intercept_hidden_
+    assert report.threshold == 0.5
+    assert report.l0 == pytest.approx((inputs > 0).sum(axis=1).mean())
+    np.testing.assert_array_equal(report.dead_units, ~(inputs > 0).any(axis=0))
+
+
+@pytest.mark.parametrize("rho", [0.01, 0.1, 0.3])
+def test_a_unit_stripped_of_its_weights_is_dead_whatever_rho(fitted, rho):
+    # What too much weight decay leaves: the bias alone holds the unit at rho.
+    model, X = fitted
+    model = copy.deepcopy(model)
+    model.components_[4] = 0.0
+    model.intercept_hidden_[4] = np.log(rho / (1 - rho))
+    np.testing.assert_allclose(model.transform(X)[:, 4], rho)
+    assert sparsity_report(model, X).dead_units[4]
+
+
+def test_a_unit_with_large_weights_that_never_fires_is_dead(fitted):
+    # A negative weight on every pixel of positive data: a strong filter,
+    # and yet an input that is never positive.
+    model, X = fitted
+    model = copy.deepcopy(model)
+    model.components_[1] = -np.abs(model.components_).max()
+    model.intercept_hidden_[1] = 0.0
+    assert sparsity_report(model, X).dead_units[1]
+
+
+def test_a_unit_that_fires_on_one_sample_is_alive(fitted):
+    model, X = fitted
+    model = copy.deepcopy(model)
+    model.components_[0] = X[17] - X.mean(axis=0)
+    inputs = X @ model.components_[0]
+    # Between the largest input and the next: positive on sample 17 alone.
+    model.intercept_hidden_[0] = -np.mean(np.sort(inputs)[-2:])
+    assert np.argmax(inputs) == 17 and (model.transform(X)[:, 0] > 0.5).sum() == 1
+    assert not sparsity_report(model, X).dead_units[0]
+
+
 def test_threshold_zero_counts_the_kept_units_of_k_sparse_codes():
     X = np.random.RandomState(1).uniform(0.1, 0.9, size=(200, 10))
     model = SparseAutoencoder(8, k=3, beta=0.0, max_iter=20, random_state=0).fit(X)

@@ -1,13 +1,14 @@
 import re
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from skl_sparse_ae import _kernels
-from skl_sparse_ae.__main__ import _dead_units, demo, main
+from skl_sparse_ae import SparseAutoencoder, _kernels
+from skl_sparse_ae.__main__ import demo, main
+from skl_sparse_ae.datasets import load_natural_image_patches
+from skl_sparse_ae.diagnostics import sparsity_report
 
 pytest.importorskip("skimage", reason="the demo's photographs are scikit-image's")
 
@@ -23,8 +24,8 @@ def test_demo_writes_filters_and_summary(tmp_path, capsys):
     assert re.match(rf"Done in [\d.]+s \({kernel} kernel\): 5 iterations", summary)
     assert "rho = 0.01" in summary
     assert re.search(
-        r", \d+ of 25 units dead; on the patches: [\d.]+ units above 0.5 per patch \(L0\), "
-        r"\d+ never above it, [\d.]+ of the variance unexplained; filters written to",
+        r"; on the patches: \d+ of 25 units dead \(never above 0.5\), [\d.]+ units above "
+        r"it per patch \(L0\), [\d.]+ of the variance unexplained; filters written to",
         summary,
     )
     image = Image.open(tmp_path / "filters.png")
@@ -86,9 +87,18 @@ def test_random_state_option_reaches_the_demo(tmp_path, capsys, monkeypatch):
     assert seen["random_state"] == 0
 
 
-def test_dead_units_are_filters_far_weaker_than_the_median():
-    rng = np.random.RandomState(0)
-    filters = rng.normal(size=(6, 16))
-    filters /= np.linalg.norm(filters, axis=1, keepdims=True)
-    filters[[1, 4]] *= [[0.19], [0.21]]  # just below and just above 0.2 x the median norm
-    assert np.flatnonzero(_dead_units(SimpleNamespace(components_=filters))).tolist() == [1]
+def test_the_demo_counts_dead_units_with_sparsity_report(tmp_path, capsys, monkeypatch):
+    fit = SparseAutoencoder.fit
+
+    def fit_and_kill_two_units(self, X, y=None):
+        fit(self, X, y)
+        self.intercept_hidden_[[3, 7]] = -1e3  # never above 0.5: dead
+        return self
+
+    monkeypatch.setattr(SparseAutoencoder, "fit", fit_and_kill_two_units)
+    model = demo(tmp_path, n_patches=300, max_iter=3, random_state=1, verbose=0)
+    X = load_natural_image_patches(n_patches=300, patch_size=8, random_state=1)
+    dead = sparsity_report(model, X).dead_units
+    assert dead[[3, 7]].all()
+    summary = capsys.readouterr().out.strip().splitlines()[-1]
+    assert f"on the patches: {dead.sum()} of 25 units dead (never above 0.5)" in summary
