@@ -183,7 +183,8 @@ class StackedAutoencoderClassifier(
     Attributes
     ----------
     classes_ : ndarray of shape (n_classes,)
-        Class labels, without the ``unlabeled`` marker.
+        Class labels, without the ``unlabeled`` marker; under Array API
+        dispatch, in the namespace and on the device of ``y``.
 
     autoencoders_ : list of SparseAutoencoder
         The pretrained autoencoders, one per hidden layer (their encoders are
@@ -251,6 +252,13 @@ class StackedAutoencoderClassifier(
 
     The computation runs in the dtype of ``X``: float32 input gives float32
     weights and outputs.
+
+    **Array API.** With ``sklearn.set_config(array_api_dispatch=True)`` (and
+    the environment variable ``SCIPY_ARRAY_API=1``), PyTorch, CuPy and
+    array-api-strict arrays are trained on and predicted in their namespace
+    and on their device; the fitted weights are arrays there, and ``predict``
+    returns labels there (strings: a NumPy array). L-BFGS keeps its parameters
+    on the host. See :ref:`stacked` in the user guide.
 
     References
     ----------
