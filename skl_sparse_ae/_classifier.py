@@ -384,8 +384,6 @@ class StackedAutoencoderClassifier(
             training diverges. The estimator is then left as it was.
         """
         sizes = hidden_sizes(self.hidden_layer_sizes)
-        if self.warm_start and hasattr(self, "coefs_"):
-            self._backend_for(X, "fit")  # the weights to continue from are like X
         X, y, backend = self._validate_training_data(X, y, reset=True)
         labeled, y_labeled = labeled_rows(to_numpy(y), self.unlabeled)
         classes = np.unique(y_labeled)
@@ -397,6 +395,8 @@ class StackedAutoencoderClassifier(
             and hasattr(self, "coefs_")
             and tuple(c.shape[0] for c in self.coefs_) == units[:-1]
         )
+        if continuing:
+            self._backend_for(X, "fit")  # the weights to continue from are like X
         if continuing and not np.array_equal(classes, to_numpy(self.classes_)):
             raise ValueError(
                 "warm_start can only be used where y has the same classes as in the "
