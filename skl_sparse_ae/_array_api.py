@@ -57,9 +57,62 @@ class Space:
         return self.xp.ones(shape, dtype=dtype, device=self.device)
 
 
+class _NumPyNamespace:
+    """NumPy under the standard's names: its own functions where they are the
+    standard's, the compat namespace of scikit-learn for the rest.
+
+    The compat layer checks its arguments at every call, which cost 0.4 ms an
+    evaluation (more than the Python of the whole evaluation before): small
+    problems and minibatches felt it. The functions here give the same values.
+    """
+
+    def __init__(self, compat):
+        self._compat = compat
+        self.__name__ = compat.__name__
+
+    def __getattr__(self, name):
+        return getattr(self._compat, name)
+
+    abs = staticmethod(np.abs)
+    exp = staticmethod(np.exp)
+    log = staticmethod(np.log)
+    minimum = staticmethod(np.minimum)
+    nonzero = staticmethod(np.nonzero)
+    finfo = staticmethod(np.finfo)
+    float64, float32, int64 = np.float64, np.float32, np.int64
+
+    @staticmethod
+    def astype(x, dtype, /, *, copy=True, device=None):
+        return x.astype(dtype, copy=copy)
+
+    @staticmethod
+    def asarray(x, /, *, dtype=None, device=None, copy=None):
+        return np.array(x, dtype=dtype, copy=True) if copy else np.asarray(x, dtype=dtype)
+
+    @staticmethod
+    def clip(x, /, min=None, max=None):
+        return np.maximum(x, min) if max is None else np.clip(x, min, max)
+
+    @staticmethod
+    def concat(arrays, /, *, axis=0):
+        return np.concatenate(arrays, axis=axis)
+
+    @staticmethod
+    def reshape(x, /, shape, *, copy=None):
+        return x.reshape(shape)
+
+    @staticmethod
+    def sum(x, /, *, axis=None, dtype=None, keepdims=False):
+        return np.sum(x, axis=axis, dtype=dtype, keepdims=keepdims)
+
+    @staticmethod
+    def take(x, indices, /, *, axis=None):
+        return np.take(x, indices, axis=axis)
+
+
 def _numpy_space():
-    xp, _, device = get_namespace_and_device(np.zeros(0))  # the compat namespace of NumPy
-    return Space(xp, device, np.float64, True)
+    compat, _, device = get_namespace_and_device(np.zeros(0))
+    return Space(_NumPyNamespace(compat), device, np.float64, True)
 
 
 NUMPY = _numpy_space()

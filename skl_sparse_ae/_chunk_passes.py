@@ -11,6 +11,7 @@ how threads and Dask blocks share the work.
 
 # SPDX-License-Identifier: BSD-3-Clause
 
+import functools
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -156,6 +157,7 @@ class ChunkWeights:
         )
 
 
+@functools.cache
 def _dtype_name(dtype):
     """ "float64" or "float32", for a dtype of any namespace."""
     return "float32" if "32" in str(dtype) else "float64"

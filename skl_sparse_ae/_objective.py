@@ -101,8 +101,13 @@ def _guarded(rho_hat, rho_hat_complement):
     rho_hat = xp.astype(xp.asarray(rho_hat), space.sum_dtype, copy=False)
     if rho_hat_complement is None:
         rho_hat_complement = 1.0 - rho_hat
-    tiny = float(xp.finfo(space.sum_dtype).smallest_normal)
+    tiny = _smallest_normal(space)
     return xp.clip(rho_hat, min=tiny), xp.clip(rho_hat_complement, min=tiny)
+
+
+@functools.cache
+def _smallest_normal(space):
+    return float(space.xp.finfo(space.sum_dtype).smallest_normal)
 
 
 def kl_divergence(rho, rho_hat, rho_hat_complement=None):
@@ -145,9 +150,12 @@ class Sparsity:
         xp = space.xp
         in_tail = xp.minimum(q, q_c) < _TAIL_ACTIVATION[_dtype_name(dtype)]
         tail = xp.nonzero(in_tail)[0]
-        fast = ~in_tail  # not q[tail]: 1/q there could overflow
-        coef = space.zeros(q.shape, dtype)
-        coef[fast] = xp.astype(_kl_gradient(rho, q[fast], q_c[fast], beta), dtype)
+        if tail.shape[0]:
+            fast = ~in_tail  # not q[tail]: 1/q there could overflow
+            coef = space.zeros(q.shape, dtype)
+            coef[fast] = xp.astype(_kl_gradient(rho, q[fast], q_c[fast], beta), dtype)
+        else:
+            coef = xp.astype(_kl_gradient(rho, q, q_c, beta), dtype)
         return cls(
             coef=coef,
             tail=tail,
