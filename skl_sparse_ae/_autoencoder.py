@@ -2,12 +2,10 @@
 
 # SPDX-License-Identifier: BSD-3-Clause
 
-import math
 import warnings
 from functools import partial
 from numbers import Integral, Real
 
-import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -15,60 +13,13 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from . import _backends, _dask, _objective, _solvers
-from ._array_api import space_of
-from ._utils import VersionedPickleMixin, outside_unit_interval, restore_state_on_error
-
-
-def _corrupted_on_device(chunk, noise, corruption, space):
-    """``chunk`` corrupted by host ``noise`` on its own device, as NumPy
-    does it: masks multiply, Gaussian noise is added in the sums' dtype."""
-    xp = space.xp
-    if corruption == "masking":
-        return chunk * xp.astype(xp.asarray(noise, device=space.device), chunk.dtype)
-    sum_dtype = np.float64 if space.sum_dtype == xp.float64 else np.float32
-    noise = xp.asarray(noise.astype(sum_dtype), device=space.device)
-    return xp.astype(xp.astype(chunk, space.sum_dtype) + noise, chunk.dtype)
-
-
-def _unexpected_stop_message(name, solver, result, max_iter):
-    """The text of the ConvergenceWarning for a stop the user did not ask
-    for (``_solvers.UNEXPECTED_STOPS``), or None."""
-    reason = result.stop_reason
-    if reason not in _solvers.UNEXPECTED_STOPS:
-        return None
-    if reason == "max_iter":
-        unit = "iterations" if solver == "lbfgs" else "epochs"
-        return (
-            f"{name} stopped after max_iter={max_iter} {unit} before J stopped "
-            "decreasing; increase max_iter (or tol)."
-        )
-    stopped = f"{name} stopped after {result.n_iter} of max_iter={max_iter} iterations"
-    not_smooth = "solver='adam' copes better with a J that is not smooth."
-    if reason == "converged":
-        return (
-            f"{stopped}, before tol stopped it: scipy's L-BFGS-B declared convergence "
-            f"({result.message!r}), J having fallen by less than about 2.2e-9 x max(|J|, 1) "
-            "in one iteration. J may be at its minimum, or L-BFGS stuck where J is not "
-            f"smooth (k-sparse codes); loss_curve_ shows how J fell. {not_smooth}"
-        )
-    if reason == "line_search":
-        return (
-            f"{stopped}: the line search of scipy's L-BFGS-B found no lower J along its "
-            f"direction ({result.message!r}), and J may still be far from its minimum. "
-            "This happens where J is not smooth (k-sparse codes, the L1 penalty) or "
-            f"where rounding hides its decrease (float32: try float64). {not_smooth}"
-        )
-    return (
-        f"{stopped}: scipy's L-BFGS-B spent its budget of evaluations of J "
-        f"({result.message!r}), its line searches needing many per iteration; J may "
-        f"still decrease. Scale X, use float64, or solver='adam'."
-    )
+from . import _backends, _dask, _objective, _solvers, _training_data
+from ._utils import VersionedPickleMixin, restore_state_on_error
 
 
 class SparseAutoencoder(
@@ -120,9 +71,8 @@ class SparseAutoencoder(
         pushes every activation towards 0 rather than each unit's mean
         towards ``rho`` (``rho`` is then unused). With sigmoid units it needs
         a much smaller ``beta`` than the KL term: a unit pushed to 0
-        saturates, its gradient vanishes and it stays dead (on the UFLDL
-        patches every ``beta`` from 0.03 up left all 25 units dead, 0.003
-        left 8; see :doc:`/family`).
+        saturates, its gradient vanishes and it stays dead (see
+        :doc:`/family`).
 
     k : int, default=None
         k-sparse autoencoder (Makhzani & Frey, 2013): in each sample only the
@@ -178,9 +128,8 @@ class SparseAutoencoder(
         (``batch_loss_curve_``), which is noisy: it compares the mean loss of
         the last ``n_iter_no_change`` epochs with that of the
         ``n_iter_no_change`` epochs before them; even ``tol=0`` stops it once
-        J falls by less than that noise (on the UFLDL patches after 55–80
-        epochs, within 3.4% of L-BFGS's J). Set ``n_iter_no_change=max_iter``
-        to run exactly ``max_iter`` epochs.
+        J falls by less than that noise. Set ``n_iter_no_change=max_iter`` to
+        run exactly ``max_iter`` epochs.
 
     n_iter_no_change : int, default=10
         Number of iterations over which the decrease of J is measured for
@@ -211,12 +160,9 @@ class SparseAutoencoder(
         estimate is carried to the current weights by the change of this
         batch's own mean, so it does not lag behind training as a plain moving
         average does (the STORM estimator, Cutkosky & Orabona 2019). ``0`` uses
-        each batch's own mean, which is noisy when ``rho`` is small (200 rows
-        hold about two active samples per unit at ``rho=0.01``). On the UFLDL
-        patches (batches of 100, step 1e-2) the KL term ended at 0.006 with
-        ``0``, 0.001 with ``0.99`` and 0.002 for L-BFGS; a plain moving average
-        with a decay of 0.9 made it oscillate, up to 1.2. The estimate costs
-        one more pass of the encoder over each batch.
+        each batch's own mean, which is noisy when ``rho`` is small. The
+        estimate costs one more pass of the encoder over each batch. See
+        :ref:`adam`.
 
     warm_start : bool, default=False
         When True, reuse the weights of the previous call to fit as the
@@ -266,10 +212,9 @@ class SparseAutoencoder(
         For ``"adam"`` only: the mean minibatch loss of each epoch, what the
         optimiser saw and what ``tol`` reads. It is not J: each minibatch
         loss has the running estimate of ρ̂ in its KL term and the epoch's
-        mean is taken while the weights move, so it runs far from J while
-        units die or revive (on 2000 28 × 28 image patches, h=196, after 5
-        epochs: 66 against J = 358), and within about 0.5% of it later (20
-        epochs). Continued like ``loss_curve_``.
+        mean is taken while the weights move, so it can be far from J while
+        units die or revive (see :ref:`loss_curves`). Continued like
+        ``loss_curve_``.
 
     stop_reason_ : str
         Why the last call to fit or :meth:`partial_fit` stopped:
@@ -285,9 +230,7 @@ class SparseAutoencoder(
         - ``"partial_fit"``: the one pass of :meth:`partial_fit`.
 
         fit warns with a :class:`~sklearn.exceptions.ConvergenceWarning` on
-        every reason but ``"tol"``: the others are stops the parameters did
-        not ask for (k-sparse codes, whose J has kinks, often end L-BFGS on
-        ``"converged"`` or ``"line_search"`` after a few dozen iterations).
+        every reason but ``"tol"`` (see :ref:`stop_reasons`).
 
     solver_message_ : str
         How the solver put it: the message of :func:`scipy.optimize.minimize`
@@ -452,8 +395,8 @@ class SparseAutoencoder(
             (the weights or the loss stop being finite). The estimator is then
             left exactly as it was before the call.
         """
-        X, backend = self._validate_training_data(X, reset=True)
-        variant = self._variant(X, backend)
+        X, backend = _training_data.validate(self, X, reset=True)
+        variant = _training_data.variant(self, X)
         rng = check_random_state(self.random_state)
         continuing = self.warm_start and self._has_weights_for(X)
         if continuing:
@@ -463,34 +406,20 @@ class SparseAutoencoder(
             params0 = self._random_params(X, rng, backend)
         X_input = None
         if self.solver == "lbfgs":
-            # One draw of the noise for the whole fit: a deterministic J.
-            X_input = self._corrupt(X, rng) if self.corruption else None
-            result = _solvers.lbfgs(
-                X,
-                params0,
-                backend=backend,
-                variant=variant,
-                X_input=X_input,
-                rho=self.rho,
-                beta=self.beta,
-                lam=self.lam,
-                decoder=self.decoder_activation,
-                max_iter=self.max_iter,
-                tol=self.tol,
-                n_iter_no_change=self.n_iter_no_change,
-                verbose=self.verbose,
-                name=type(self).__name__,
+            if self.corruption:  # one draw of the noise for the whole fit: a deterministic J
+                X_input = self._corrupt(X, rng)
+            result = _solvers.fit_lbfgs(
+                self, X, params0, backend=backend, variant=variant, X_input=X_input
             )
             # An Adam state from an earlier fit no longer matches these weights.
             vars(self).pop("_adam_state", None)
         else:
             if not (continuing and hasattr(self, "_adam_state")):
-                self._adam_state = _solvers.AdamState.start(params0, backend, variant).to_dict()
-                self.loss_curve_, self.batch_loss_curve_ = [], []
+                self._start_adam(params0, backend, variant)
             self._shuffle_rng = rng
             result = self._run_adam(X, backend, variant, max_epochs=self.max_iter)
         self._store(result, X, backend, variant, X_input)
-        message = _unexpected_stop_message(type(self).__name__, self.solver, result, self.max_iter)
+        message = _solvers.stop_warning(self, result)
         if message:
             # fit ← restore_state_on_error ← _fit_context ← the caller
             warnings.warn(message, ConvergenceWarning, stacklevel=4)
@@ -546,16 +475,15 @@ class SparseAutoencoder(
             )
         if fitted:
             self._backend_for(X, "partial_fit")  # the weights to continue from are like X
-        X, backend = self._validate_training_data(X, reset=not fitted)
-        variant = self._variant(X, backend)
+        X, backend = _training_data.validate(self, X, reset=not fitted)
+        variant = _training_data.variant(self, X)
         if not hasattr(self, "_adam_state"):
             self._shuffle_rng = check_random_state(self.random_state)
             if fitted:  # by an earlier fit with another solver: go on from there
                 params0 = self._params(X.dtype, backend)
             else:
                 params0 = self._random_params(X, self._shuffle_rng, backend)
-            self._adam_state = _solvers.AdamState.start(params0, backend, variant).to_dict()
-            self.loss_curve_, self.batch_loss_curve_ = [], []
+            self._start_adam(params0, backend, variant)
             self.n_iter_ = 0
         n_iter = self.n_iter_ + 1
         result = self._run_adam(X, backend, variant, max_epochs=1)
@@ -564,88 +492,43 @@ class SparseAutoencoder(
         self._store(result, X, backend, variant)
         return self
 
+    def _start_adam(self, params0, backend, variant):
+        """A fresh Adam state at ``params0``, and empty loss curves."""
+        self._adam_state = _solvers.AdamState.start(params0, backend, variant).to_dict()
+        self.loss_curve_, self.batch_loss_curve_ = [], []
+
     def _run_adam(self, X, backend, variant, max_epochs):
-        batch_size = min(200, X.shape[0]) if self.batch_size == "auto" else self.batch_size
-        # The solver updates the state and the loss curve in place: it works on
+        rng = self._shuffle_rng
+        corrupt = corrupt_for_loss = None
+        if self.corruption:
+            corrupt = partial(self._corrupt, rng=rng)
+            # The J of the epochs but the last: noise that leaves the training path alone.
+            corrupt_for_loss = partial(self._corrupt, rng=_training_data.generator_apart(rng))
+        # The solver updates the state and the loss curves in place: it works on
         # copies so that a call that fails leaves the previous ones intact.
         state = _solvers.AdamState.from_dict(self._adam_state)
-        result = _solvers.adam(
+        result = _solvers.run_adam(
+            self,
             X,
             state,
-            n_components=self.n_components,
-            rho=self.rho,
-            beta=self.beta,
-            lam=self.lam,
-            decoder=self.decoder_activation,
-            batch_size=min(batch_size, X.shape[0]),
-            learning_rate=self.learning_rate_init,
-            activation_decay=self.activation_decay,
-            shuffle=self.shuffle,
-            random_state=self._shuffle_rng,
             max_epochs=max_epochs,
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            verbose=self.verbose,
-            name=type(self).__name__,
-            loss_curve=list(self.loss_curve_),
-            batch_loss_curve=list(getattr(self, "batch_loss_curve_", [])),
+            random_state=rng,
             backend=backend,
             variant=variant,
-            corrupt=partial(self._corrupt, rng=self._shuffle_rng) if self.corruption else None,
-            corrupt_for_loss=self._loss_noise() if self.corruption else None,
+            loss_curve=list(self.loss_curve_),
+            batch_loss_curve=list(getattr(self, "batch_loss_curve_", [])),
+            corrupt=corrupt,
+            corrupt_for_loss=corrupt_for_loss,
         )
         self._adam_state = state.to_dict()
         return result
 
-    def _variant(self, X, backend):
-        """The objective's :class:`~skl_sparse_ae._objective.Variant`, after
-        the checks the parameter constraints cannot make alone."""
-        variant = _objective.Variant(self.sparsity_penalty, self.k, self.tied_weights)
-        if self.transform_k is not None and self.k is None:
-            raise ValueError("transform_k is the k of transform for a k-sparse model: set k too.")
-        if self.corruption == "masking" and self.corruption_level >= 1:
-            raise ValueError(
-                f"corruption_level={self.corruption_level} must be below 1 for masking "
-                "noise: it is the probability of masking each entry."
-            )
-        if self.corruption is not None and _dask.is_dask_array(X):
-            raise ValueError(
-                "corruption (a denoising autoencoder) does not train on Dask arrays; "
-                "call partial_fit with solver='adam' on computed blocks instead."
-            )
-        return variant
-
     def _corrupt(self, X, rng):
-        """A corrupted copy of X, the encoder's input of a denoising autoencoder.
-
-        Drawn in chunks on the host from ``rng`` (the same noise for every
-        namespace), so that no float64 temporary as large as X is made; on
-        another namespace, each chunk's noise is moved to X's device.
-        """
-        level = self.corruption_level
-        space = space_of(X)
-        corrupted = np.empty_like(X) if space.is_numpy else []
-        for rows in gen_batches(X.shape[0], max(1, (16 << 20) // (8 * max(1, X.shape[1])))):
-            chunk = X[rows, ...]
-            shape = tuple(chunk.shape)
-            if self.corruption == "masking":
-                noise = rng.uniform(size=shape) >= level  # the entries kept
-            else:
-                noise = rng.normal(scale=level, size=shape)
-            if not space.is_numpy:
-                corrupted.append(_corrupted_on_device(chunk, noise, self.corruption, space))
-            elif self.corruption == "masking":
-                np.multiply(chunk, noise, out=corrupted[rows])
-            else:
-                np.add(chunk, noise, out=corrupted[rows])
-        return corrupted if space.is_numpy else space.xp.concat(corrupted)
-
-    def _loss_noise(self):
-        """The corruption of the J after each Adam epoch but the last: from a
-        generator of its own, seeded from the training one's state without
-        drawing from it, so that the training path does not depend on it."""
-        key = self._shuffle_rng.get_state()[1]
-        return partial(self._corrupt, rng=np.random.RandomState(key))
+        """A corrupted copy of X drawn from ``rng``: the encoder's input of a
+        denoising autoencoder."""
+        return _training_data.corrupt(
+            X, corruption=self.corruption, level=self.corruption_level, rng=rng
+        )
 
     def _codes_options(self):
         """Keyword arguments of the backend's encoder for this model's codes:
@@ -656,37 +539,6 @@ class SparseAutoencoder(
     def _transform_k(self):
         """The activations transform keeps (None: all)."""
         return self.k if self.transform_k is None else self.transform_k
-
-    def _validate_training_data(self, X, reset):
-        """X validated for training, and its backend (see
-        :mod:`skl_sparse_ae._backends`): a float NumPy array in C order, a
-        Dask array of float blocks (``solver="lbfgs"`` only), or a float
-        array of another Array API namespace under ``array_api_dispatch``."""
-        backend = _backends.for_input(X)
-        if _dask.is_dask_array(X):
-            if self.solver != "lbfgs":
-                raise ValueError(
-                    f"solver={self.solver!r} does not train on Dask arrays; use "
-                    "solver='lbfgs', or call partial_fit on computed blocks."
-                )
-            X = _dask.validate_blocks(self, X, reset=True)
-            X, out_of_range = _dask.validate_training_data(X, self.decoder_activation)
-        else:
-            X = validate_data(self, X, dtype=backend.float_dtypes, order="C", reset=reset)
-            xp = backend.xp
-            out_of_range = self.decoder_activation == "logistic" and outside_unit_interval(
-                float(xp.min(X)), float(xp.max(X)), backend.numpy_dtype(X)
-            )
-        if out_of_range:
-            warnings.warn(
-                "X has values outside [0, 1], which a logistic (sigmoid) decoder cannot "
-                "reconstruct. Scale the data into [0, 1] (e.g. MinMaxScaler) or use "
-                'decoder_activation="identity".',
-                UserWarning,
-                # here ← fit or partial_fit ← two decorators ← the caller
-                stacklevel=5,
-            )
-        return X, backend
 
     def _has_weights_for(self, X):
         return hasattr(self, "components_") and self.components_.shape == (
@@ -719,31 +571,9 @@ class SparseAutoencoder(
 
         Raises rather than store weights that are not finite.
         """
-        params = result.params
-        if result.rho_hat is not None:
-            loss, rho_hat = result.loss, result.rho_hat
-        else:
-            loss, rho_hat = _solvers.exact_loss(
-                backend,
-                params,
-                X,
-                self.n_components,
-                self.rho,
-                self.beta,
-                self.lam,
-                self.decoder_activation,
-                variant,
-                X_input,
-            )
-        loss = float(loss)
-        xp = backend.xp
-        finite = all(bool(xp.all(xp.isfinite(b))) for b in vars(params).values())
-        if not (math.isfinite(loss) and finite):
-            raise ValueError(
-                f"{type(self).__name__} training diverged: the weights or the loss are "
-                "not finite. Scale X (e.g. into [0, 1] or to unit variance), use float64, "
-                "or lower learning_rate_init."
-            )
+        params, loss, rho_hat = _solvers.finished(
+            self, result, X, backend=backend, variant=variant, X_input=X_input
+        )
         self.components_ = params.W1
         W2T = params.W2T
         if self.tied_weights:  # equal to components_, but an array of its own

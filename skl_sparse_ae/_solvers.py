@@ -101,9 +101,7 @@ def objective_options(variant=UFLDL, X_input=None):
     return options
 
 
-def exact_loss(
-    backend, params, X, n_components, rho, beta, lam, decoder, variant=UFLDL, X_input=None
-):
+def exact_loss(params, X, *, rho, beta, lam, decoder, backend=NUMPY, variant=UFLDL, X_input=None):
     """J and ρ̂ over all of X at ``params``: the loss an estimator stores.
 
     ``X_input`` is the encoder's input of a denoising autoencoder.
@@ -111,7 +109,7 @@ def exact_loss(
     loss, _, rho_hat = backend.evaluate(
         pack(backend, params, variant),
         X,
-        n_components,
+        params.W1.shape[0],
         rho,
         beta,
         lam,
@@ -501,7 +499,15 @@ def adam(
             # so that computing them leaves the training path alone.
             X_input = corrupt(X) if last else corrupt_for_loss(X)
         loss, rho_hat = exact_loss(
-            backend, params, X, n_components, rho, beta, lam, decoder, variant, X_input
+            params,
+            X,
+            rho=rho,
+            beta=beta,
+            lam=lam,
+            decoder=decoder,
+            backend=backend,
+            variant=variant,
+            X_input=X_input,
         )
         loss_curve.append(loss)
         end.update(params=params, loss=loss, rho_hat=rho_hat)
@@ -539,4 +545,132 @@ def adam(
         message=message,
         rho_hat=end["rho_hat"],
         batch_loss_curve=batch_loss_curve,
+    )
+
+
+# -- Driving the solvers with an autoencoder's parameters ---------------------
+
+
+def _objective_of(estimator):
+    """The parameters of J that the estimator's set."""
+    return dict(
+        rho=estimator.rho,
+        beta=estimator.beta,
+        lam=estimator.lam,
+        decoder=estimator.decoder_activation,
+    )
+
+
+def _stopping_of(estimator):
+    """The stopping rule and progress output that the estimator's parameters set."""
+    return dict(
+        tol=estimator.tol,
+        n_iter_no_change=estimator.n_iter_no_change,
+        verbose=estimator.verbose,
+        name=type(estimator).__name__,
+    )
+
+
+def fit_lbfgs(estimator, X, params0, *, backend, variant, X_input=None):
+    """:func:`lbfgs` from ``params0`` with a SparseAutoencoder's parameters."""
+    return lbfgs(
+        X,
+        params0,
+        max_iter=estimator.max_iter,
+        backend=backend,
+        variant=variant,
+        X_input=X_input,
+        **_objective_of(estimator),
+        **_stopping_of(estimator),
+    )
+
+
+def run_adam(
+    estimator, X, state, *, max_epochs, random_state, backend, variant, **curves_and_noise
+):
+    """:func:`adam` from ``state`` with a SparseAutoencoder's parameters for
+    ``max_epochs``; ``curves_and_noise``: its ``loss_curve``,
+    ``batch_loss_curve``, ``corrupt`` and ``corrupt_for_loss``."""
+    batch_size = 200 if estimator.batch_size == "auto" else estimator.batch_size
+    return adam(
+        X,
+        state,
+        n_components=estimator.n_components,
+        batch_size=min(batch_size, X.shape[0]),
+        learning_rate=estimator.learning_rate_init,
+        activation_decay=estimator.activation_decay,
+        shuffle=estimator.shuffle,
+        random_state=random_state,
+        max_epochs=max_epochs,
+        backend=backend,
+        variant=variant,
+        **curves_and_noise,
+        **_objective_of(estimator),
+        **_stopping_of(estimator),
+    )
+
+
+def finished(estimator, result, X, *, backend, variant, X_input=None):
+    """The weights, J and ρ̂ on X of a solver's ``result``, J and ρ̂
+    computed afresh where the solver does not know them (L-BFGS-B returned
+    a point other than the last it evaluated; ``X_input``: the encoder's
+    input it minimised J on).
+
+    Raises rather than return weights or a J that are not finite.
+    """
+    loss, rho_hat = result.loss, result.rho_hat
+    if rho_hat is None:
+        loss, rho_hat = exact_loss(
+            result.params,
+            X,
+            backend=backend,
+            variant=variant,
+            X_input=X_input,
+            **_objective_of(estimator),
+        )
+    loss = float(loss)
+    xp = backend.xp
+    finite = all(bool(xp.all(xp.isfinite(b))) for b in vars(result.params).values())
+    if not (math.isfinite(loss) and finite):
+        raise ValueError(
+            f"{type(estimator).__name__} training diverged: the weights or the loss are "
+            "not finite. Scale X (e.g. into [0, 1] or to unit variance), use float64, "
+            "or lower learning_rate_init."
+        )
+    return result.params, loss, rho_hat
+
+
+def stop_warning(estimator, result):
+    """The text of the ConvergenceWarning for a stop of ``fit`` that the
+    estimator's parameters did not ask for (:data:`UNEXPECTED_STOPS`), or None."""
+    name, max_iter = type(estimator).__name__, estimator.max_iter
+    reason = result.stop_reason
+    if reason not in UNEXPECTED_STOPS:
+        return None
+    if reason == "max_iter":
+        unit = "iterations" if estimator.solver == "lbfgs" else "epochs"
+        return (
+            f"{name} stopped after max_iter={max_iter} {unit} before J stopped "
+            "decreasing; increase max_iter (or tol)."
+        )
+    stopped = f"{name} stopped after {result.n_iter} of max_iter={max_iter} iterations"
+    not_smooth = "solver='adam' copes better with a J that is not smooth."
+    if reason == "converged":
+        return (
+            f"{stopped}, before tol stopped it: scipy's L-BFGS-B declared convergence "
+            f"({result.message!r}), J having fallen by less than about 2.2e-9 x max(|J|, 1) "
+            "in one iteration. J may be at its minimum, or L-BFGS stuck where J is not "
+            f"smooth (k-sparse codes); loss_curve_ shows how J fell. {not_smooth}"
+        )
+    if reason == "line_search":
+        return (
+            f"{stopped}: the line search of scipy's L-BFGS-B found no lower J along its "
+            f"direction ({result.message!r}), and J may still be far from its minimum. "
+            "This happens where J is not smooth (k-sparse codes, the L1 penalty) or "
+            f"where rounding hides its decrease (float32: try float64). {not_smooth}"
+        )
+    return (
+        f"{stopped}: scipy's L-BFGS-B spent its budget of evaluations of J "
+        f"({result.message!r}), its line searches needing many per iteration; J may "
+        f"still decrease. Scale X, use float64, or solver='adam'."
     )

@@ -9,7 +9,7 @@ import pytest
 from scipy.optimize import rosen, rosen_der
 from sklearn.exceptions import ConvergenceWarning
 
-from skl_sparse_ae import SparseAutoencoder, _objective, _solvers
+from skl_sparse_ae import SparseAutoencoder, _objective, _solvers, _training_data
 
 from ._reference import reference_loss_of
 
@@ -240,8 +240,7 @@ def test_adam_loss_curve_with_corruption_leaves_the_training_path_alone(X, monke
     model = _adam(max_iter=3, tol=0.0, corruption="masking", corruption_level=0.3)
     _convergence_warnings_of_fit(model, X)
     # Another draw of the noise for the J of the epochs: the same weights.
-    other_noise = partial(SparseAutoencoder._corrupt, rng=np.random.RandomState(12345))
-    monkeypatch.setattr(SparseAutoencoder, "_loss_noise", lambda self: partial(other_noise, self))
+    monkeypatch.setattr(_training_data, "generator_apart", lambda rng: np.random.RandomState(12345))
     again = _adam(max_iter=3, tol=0.0, corruption="masking", corruption_level=0.3)
     _convergence_warnings_of_fit(again, X)
     np.testing.assert_array_equal(model.components_, again.components_)
