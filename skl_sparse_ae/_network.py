@@ -21,7 +21,7 @@ from itertools import pairwise
 from sklearn import get_config
 from sklearn.utils import gen_batches
 
-from . import _base, _parallel
+from . import _objective, _parallel
 from ._array_api import space_of
 
 # Rows per block of the network objective: enough that the products are
@@ -67,7 +67,7 @@ def _output_weights(units):
 
 def _hidden(A, coef, intercept):
     """sigmoid(A coef + intercept): the autoencoder's encoder, on every namespace."""
-    return _base.hidden_activations(A, coef.T, intercept)
+    return _objective.hidden_activations(A, coef.T, intercept)
 
 
 def forward(X, coefs, intercepts):
