@@ -149,6 +149,20 @@ def matmul(A, B, out=None):
     return np.matmul(A, B, out=out)
 
 
+def add(a, b, out=None):
+    """a + b, computed in their dtype and written into ``out`` when it is given."""
+    if out is None:
+        return a + b
+    return np.add(a, b, out=out)
+
+
+def multiply(a, b, out=None):
+    """a · b, computed in their dtype and written into ``out`` when it is given."""
+    if out is None:
+        return a * b
+    return np.multiply(a, b, out=out)
+
+
 def expit(Z, space):
     """The logistic sigmoid, accurate to rounding relative to its own size
     however small (the KL term divides by its means), free of overflow.

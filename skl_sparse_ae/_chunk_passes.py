@@ -21,6 +21,7 @@ from ._array_api import (
     NUMPY,
     expit,
     matmul,
+    multiply,
     set_at,
     set_rows,
     smallest_positions,
@@ -141,7 +142,12 @@ class ChunkWeights:
         xp = space.xp
         half = 0.5 if decoder == "logistic" else 1.0  # logistic: tanh takes Z3/2
         last = half * (params.b2 + 0.5 * xp.sum(params.W2T, axis=0))
-        V = xp.concat([params.W2T * (0.5 * half), xp.reshape(last, (1, -1))])
+        if space.is_numpy:  # the rows written in place, not concatenated
+            V = np.empty((params.W2T.shape[0] + 1, params.W2T.shape[1]), params.W2T.dtype)
+            multiply(params.W2T, 0.5 * half, out=V[:-1])
+            V[-1] = last
+        else:
+            V = xp.concat([multiply(params.W2T, 0.5 * half), xp.reshape(last, (1, -1))])
         return cls(
             W1_half=0.5 * params.W1,
             b1_half=0.5 * params.b1,

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._array_api import add_to_rows, space_of, squared_norm
+from ._array_api import add, add_to_rows, multiply, space_of, squared_norm
 from ._base import chunk_rows, hidden_activations, reconstruct, squared_error_rows
 from ._buffers import EvaluationBuffers, hidden_buffer
 from ._chunk_passes import (
@@ -202,7 +202,6 @@ def loss_and_grad_from_sums(
     from the row sums over all m rows (``sparsity``: the :class:`Sparsity`
     the sums were made with)."""
     space = space_of(params.W1)
-    xp, sum_dtype = space.xp, space.sum_dtype
     W1_sq = squared_norm(params.W1, space)
     W2_sq = squared_norm(params.W2T, space)
     sq_error = _SQUARED_ERROR_SCALE[sums.decoder] * sums.sq
@@ -210,20 +209,31 @@ def loss_and_grad_from_sums(
     if beta:
         loss += beta * penalty_value(rho, rho_hat, rho_hat_complement, variant.penalty)
 
+    # On NumPy the blocks are written straight into the flat vector (views).
+    n, h = params.W1.shape[1], params.W1.shape[0]
+    grad = np.empty(n_params(n, h)) if space.is_numpy else None
+    out = unpack(grad, n, h) if space.is_numpy else Params(None, None, None, None)
     d3_scale = _DELTA3_SCALE[sums.decoder] / m
     # A2 = (1 + T)/2: A2ᵀδ3 = (Tᵀδ3′ + 1ᵀδ3′)·scale/2, and 1ᵀδ3 is b2's gradient.
-    gW2T = xp.astype(sums.G[:-1, ...] + sums.G[-1, ...], sum_dtype)
+    gW2T = _widened(add(sums.G[:-1, ...], sums.G[-1, ...], out=out.W2T), space)
     gW2T *= 0.5 * d3_scale
     gW2T += lam * params.W2T
-    gb2 = xp.astype(sums.G[-1, ...] * d3_scale, sum_dtype)
-    gW1 = xp.astype(sums.gW1 * (0.25 / m), sum_dtype)
+    gb2 = _widened(multiply(sums.G[-1, ...], d3_scale, out=out.b2), space)
+    gW1 = _widened(multiply(sums.gW1, 0.25 / m, out=out.W1), space)
     gW1 += lam * params.W1
-    gb1 = xp.astype(sums.gb1 * (0.25 / m), sum_dtype)
+    gb1 = _widened(multiply(sums.gb1, 0.25 / m, out=out.b1), space)
     if _n_tail(sparsity):
         add_to_rows(gW1, sparsity.tail, sums.tail_gW1 / m, space)
         add_to_rows(gb1, sparsity.tail, sums.tail_gb1 / m, space)
     g = Params(W1=gW1, W2T=gW2T, b1=gb1, b2=gb2)
-    return loss, fold_tied(g, space) if variant.tied else pack(g)
+    if variant.tied:
+        return loss, fold_tied(g, space)
+    return loss, grad if space.is_numpy else pack(g)
+
+
+def _widened(a, space):
+    """``a`` in the sums' dtype (a cast where it is not yet)."""
+    return space.xp.astype(a, space.sum_dtype, copy=False)
 
 
 def loss_and_grad(theta, X, n_components, rho, beta, lam, decoder="logistic", **options):
