@@ -89,7 +89,15 @@ def test_no_import_circle_in_the_package():
 
 def test_the_maths_knows_nothing_of_the_estimators():
     graph = _graph()
-    maths = ["_array_api", "_buffers", "_parameters", "_base", "_chunk_passes", "_objective"]
+    maths = [
+        "_array_api",
+        "_buffers",
+        "_parameters",
+        "_base",
+        "_chunk_passes",
+        "_objective",
+        "_network",
+    ]
     estimators = {f"{NAME}.{m}" for m in ("_autoencoder", "_classifier", "_whitening")}
     for module in maths:
         reached, todo = set(), [f"{NAME}.{module}"]
