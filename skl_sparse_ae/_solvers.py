@@ -101,10 +101,14 @@ def objective_options(variant=UFLDL, X_input=None):
     return options
 
 
-def exact_loss(params, X, *, rho, beta, lam, decoder, backend=NUMPY, variant=UFLDL, X_input=None):
+def exact_loss(
+    params, X, *, rho, beta, lam, decoder, backend=NUMPY, variant=UFLDL, X_input=None, **options
+):
     """J and ρ̂ over all of X at ``params``: the loss an estimator stores.
 
-    ``X_input`` is the encoder's input of a denoising autoencoder.
+    ``X_input`` is the encoder's input of a denoising autoencoder; ``options``
+    go to ``backend.evaluate`` (the buffers of ``backend.solver_options()``,
+    for a solver that computes J at every epoch).
     """
     loss, _, rho_hat = backend.evaluate(
         pack(backend, params, variant),
@@ -115,6 +119,7 @@ def exact_loss(params, X, *, rho, beta, lam, decoder, backend=NUMPY, variant=UFL
         lam,
         decoder,
         **objective_options(variant, X_input),
+        **options,
     )
     return float(loss), rho_hat
 
@@ -457,6 +462,9 @@ def adam(
     batch_loss_curve = [] if batch_loss_curve is None else batch_loss_curve
     xp = backend.xp
     run_options = backend.solver_options()
+    # J over all of X at each epoch's end keeps buffers of its own: in the
+    # batches' ones, its shape would push out theirs at every epoch.
+    loss_options = backend.solver_options()
 
     def step(rows):
         batch = backend.take_rows(X, rows)
@@ -508,6 +516,7 @@ def adam(
             backend=backend,
             variant=variant,
             X_input=X_input,
+            **loss_options,
         )
         loss_curve.append(loss)
         end.update(params=params, loss=loss, rho_hat=rho_hat)

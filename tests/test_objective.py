@@ -252,8 +252,9 @@ def test_solvers_reuse_the_buffers_of_their_evaluations(monkeypatch):
         return original(self, kind, key, lambda: made.append(kind) or make())
 
     monkeypatch.setattr(_objective.EvaluationBuffers, "get", counted)
-    # L-BFGS: one shape. Adam: batches of 200 and 100 rows, then J on all rows
-    # once at the end (its exact loss_); 2 kinds of buffer per shape.
+    # L-BFGS: one shape. Adam: batches of 200 and 100 rows, and J on all rows
+    # at the end of each epoch (loss_curve_), in buffers of its own; 2 kinds
+    # of buffer per shape.
     for solver, evaluations, kinds in (("lbfgs", 6, 2), ("adam", 11, 6)):
         made.clear()
         model = SparseAutoencoder(N_COMPONENTS, solver=solver, max_iter=5, random_state=0)
