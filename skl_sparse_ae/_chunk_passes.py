@@ -72,6 +72,11 @@ class ElementwiseKernel(Protocol):
     name: str
     balanced_chunks: bool
 
+    def whole_passes(self, weights, *arrays):
+        """Whether ``forward_chunks_`` and ``backward_chunks_`` do the passes
+        over these arrays (X and the encoder's input): their chunks are then
+        cut smaller (see :func:`skl_sparse_ae._base.chunk_rows`)."""
+
     def encode_(self, T, b1_half, t_sum):
         """T (h, c) holds Z2ᵀ/2 − b1/2: return tanh(Z2ᵀ/2) and add its sum
         over the chunk's rows to ``t_sum`` (h,), unless that is None."""
@@ -446,18 +451,20 @@ def _add_tail_sparsity(Xc_in, weights, sums):
     sums.tail_gW1 += coef.T @ xp.astype(Xc_in, space.sum_dtype, copy=False)
 
 
-def _chunks(X, h, space):
-    """Rows per chunk and the number of chunks."""
-    step = _rows_per_chunk(X, h, space)
+def _chunks(X, h, space, whole_pass=False):
+    """Rows per chunk and the number of chunks (``whole_pass``: for a
+    kernel's compiled whole passes, see :func:`chunk_rows`)."""
+    step = _rows_per_chunk(X, h, space, whole_pass)
     return step, -(-X.shape[0] // step)
 
 
 def _balanced(m, step, n_chunks, n_workers):
     """Rows per chunk and chunks, at most ``step`` rows each, so that each of
-    ``n_workers`` threads gets as many chunks: with 7 chunks on 2 threads,
-    one of them waited a chunk's time for the other at each pass."""
+    ``n_workers`` threads gets as many chunks of near-equal rows: with 7
+    chunks on 2 threads, one of them waited a chunk's time for the other at
+    each pass (and with 20 chunks of 512 rows of 10 000, 240 rows' time)."""
     wanted = -(-n_chunks // n_workers) * n_workers
-    if n_chunks < n_workers or n_chunks == wanted:
+    if n_chunks < n_workers:
         return step, n_chunks
     new_step = -(-m // wanted)
     if -(-m // new_step) != wanted:  # too few rows to cut that finely

@@ -324,7 +324,7 @@ def evaluate(
     weights = ChunkWeights.make(params, decoder, kernel=kernel, k=variant.k)
     # Other libraries run their own threads (BLAS, OpenMP, a GPU's streams).
     n_workers = (n_workers or n_threads()) if space.is_numpy else 1
-    step, n_chunks = _chunks(X, h, space)
+    step, n_chunks = _chunks(X, h, space, weights.kernel.whole_passes(weights, X, X_in))
     if weights.kernel.balanced_chunks:
         step, n_chunks = _balanced(m, step, n_chunks, n_workers)
 

@@ -272,8 +272,12 @@ def test_balanced_chunks_give_each_thread_as_many(m, step, n_workers):
     assert n_chunks == -(-before // n_workers) * n_workers  # no more chunks than needed
 
 
-def test_balanced_chunks_leave_what_cannot_be_evened_alone():
+def test_balanced_chunks_even_out_the_rows_of_as_many_chunks():
+    assert _chunk_passes._balanced(10_000, 512, 20, 2) == (500, 20)  # not 19 × 512 + 272
     assert _chunk_passes._balanced(10_000, 1250, 8, 2) == (1250, 8)  # already even
+
+
+def test_balanced_chunks_leave_what_cannot_be_evened_alone():
     assert _chunk_passes._balanced(100, 200, 1, 2) == (200, 1)  # fewer chunks than threads
     assert _chunk_passes._balanced(10, 2, 5, 4) == (2, 5)  # 8 chunks of 10 rows: not with one step
 

@@ -358,6 +358,9 @@ class NumbaKernel:
     name = "numba"
     balanced_chunks = True
 
+    def whole_passes(self, weights, *arrays):
+        return _whole_pass_gemm(weights, *arrays) is not None
+
     def forward_chunks_(self, X_in, bounds, hidden, stored, weights, t_sum):
         blas = _whole_pass_gemm(weights, X_in)
         if blas is None:

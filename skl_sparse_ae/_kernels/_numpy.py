@@ -66,6 +66,9 @@ class NumpyKernel:
     name = "numpy"
     balanced_chunks = False  # its fits keep the chunk boundaries they always had
 
+    def whole_passes(self, weights, *arrays):
+        return False
+
     def forward_chunks_(self, X_in, bounds, hidden, stored, weights, t_sum):
         return False  # the products stay NumPy calls, step by step
 
