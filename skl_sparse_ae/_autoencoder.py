@@ -110,8 +110,8 @@ class SparseAutoencoder(
         weights; ``decoder_components_`` then equals ``components_``).
 
     solver : {"lbfgs", "adam"}, default="lbfgs"
-        Optimiser. ``"lbfgs"`` is full-batch L-BFGS-B from
-        :func:`scipy.optimize.minimize`, as in the UFLDL exercise: the best
+        Optimiser. ``"lbfgs"`` is full-batch L-BFGS-B, scipy's (that of
+        :func:`scipy.optimize.minimize`), as in the UFLDL exercise: the best
         optimum for data that fit in memory (or in a memory map).
         ``"adam"`` is minibatch Adam, for large data and streams; it enables
         :meth:`partial_fit`.
@@ -233,8 +233,9 @@ class SparseAutoencoder(
         every reason but ``"tol"`` (see :ref:`stop_reasons`).
 
     solver_message_ : str
-        How the solver put it: the message of :func:`scipy.optimize.minimize`
-        for ``"lbfgs"``, a sentence of ours for ``"adam"``.
+        How the solver put it: scipy's L-BFGS-B message (as
+        :func:`scipy.optimize.minimize` gives it) for ``"lbfgs"``, a sentence
+        of ours for ``"adam"``.
 
     n_iter_ : int
         Number of iterations (``"adam"``: epochs) run by the last call to

@@ -10,10 +10,10 @@ from dataclasses import asdict, dataclass, field
 from functools import partial
 
 import numpy as np
-from scipy.optimize import minimize
 from sklearn.utils import gen_batches
 
 from ._backends import NUMPY
+from ._lbfgsb import scipy_lbfgsb
 from ._objective import UFLDL, Params
 from ._parallel import single_threaded_libraries
 
@@ -140,7 +140,8 @@ def minimize_lbfgs(
     limit_threads=True,
     max_fun=None,
 ):
-    """scipy's L-BFGS-B on ``objective(theta) -> (J, gradient)`` from ``theta0``.
+    """scipy's L-BFGS-B on ``objective(theta) -> (J, gradient)`` from ``theta0``
+    (see :mod:`skl_sparse_ae._lbfgsb`).
 
     The driver of every full-batch fit: it stops after ``max_iter``
     iterations, when J has decreased by less than a fraction ``tol`` over the
@@ -165,13 +166,8 @@ def minimize_lbfgs(
     # threads (which still count the BLAS threads allowed before this limit,
     # see _parallel.n_threads), and idle BLAS threads of scipy busy-wait.
     with _libraries_limited(limit_threads):
-        result = minimize(
-            objective,
-            theta0,
-            method="L-BFGS-B",
-            jac=True,
-            callback=callback,
-            options={"maxiter": max_iter, "maxfun": max_fun, "gtol": 0.0},
+        result = scipy_lbfgsb(
+            objective, theta0, maxiter=max_iter, maxfun=max_fun, callback=callback
         )
     return result, loss_curve
 
