@@ -273,6 +273,8 @@ class AdamState:
     n_steps: int = 0
     rho_hat_average: np.ndarray | None = None  # running estimate of ρ̂ (see rho_hat_estimate)
     previous_theta: np.ndarray | None = None  # the parameters before the last step
+    step_divisions: int = 0  # how often the adaptive schedule has divided the step
+    window_start: int = 0  # the first epoch the stopping rule reads (after the last division)
 
     @classmethod
     def start(cls, params0, backend=NUMPY, variant=UFLDL):
@@ -305,6 +307,10 @@ _ADAM_BETA1, _ADAM_BETA2, _ADAM_EPSILON = 0.9, 0.999, 1e-8
 # above the gradients there after 1000 steps (UFLDL patches), shrinking every
 # step by as much: Adam sat on the plateau for thousands of steps.
 _AUTOENCODER_BETA2 = 0.9
+
+# The adaptive schedule: each time the batch losses stall, the step is divided
+# by this factor, this many times; the next stall stops training.
+_ADAPTIVE_FACTOR, _ADAPTIVE_DIVISIONS = 10, 2
 
 
 def _adam_step(state, grad, learning_rate, beta2=_ADAM_BETA2, xp=np):
@@ -378,6 +384,7 @@ def minibatch_epochs(
     report,
     backend=NUMPY,
     on_epoch=None,
+    stalled=None,
 ):
     """Epochs of minibatch steps over m rows: the loop of every Adam fit.
 
@@ -386,10 +393,11 @@ def minibatch_epochs(
     loss (a number, or a 0-d array of ``backend``: the epoch's sum then stays
     on the device until the epoch ends). Each epoch appends the mean batch
     loss to ``loss_curve`` and reports it; the loop stops after
-    ``max_epochs`` or when that curve stalls (:func:`stalled_on_average`).
-    ``on_epoch(last)``, if given, is called after each epoch with whether it
-    is the last, and the loss it returns is reported in place of the mean
-    batch loss. Returns the epochs run and whether ``max_epochs`` ended them.
+    ``max_epochs`` or when that curve stalls (:func:`stalled_on_average`, or
+    ``stalled(loss_curve)`` if given). ``on_epoch(last)``, if given, is
+    called after each epoch with whether it is the last, and the loss it
+    returns is reported in place of the mean batch loss. Returns the epochs
+    run and whether ``max_epochs`` ended them.
     """
     epochs = 0
     # One limit on the libraries' threads for all batches, as in minimize_lbfgs.
@@ -401,7 +409,10 @@ def minibatch_epochs(
                 epoch_loss += step(order[rows] if shuffle else rows) * (rows.stop - rows.start)
             epochs += 1
             loss_curve.append(float(epoch_loss / m))
-            stop = stalled_on_average(loss_curve, tol, n_iter_no_change)
+            if stalled is None:
+                stop = stalled_on_average(loss_curve, tol, n_iter_no_change)
+            else:
+                stop = stalled(loss_curve)
             reported = loss_curve[-1]
             if on_epoch is not None:
                 reported = on_epoch(stop or epochs == max_epochs)
@@ -428,6 +439,7 @@ def adam(
     max_epochs,
     tol,
     n_iter_no_change,
+    schedule="constant",
     verbose=0,
     name="",
     loss_curve=None,
@@ -445,7 +457,10 @@ def adam(
     ``batch_loss_curve``, and J over all of X at the epoch's end
     (:func:`exact_loss`) to ``loss_curve``; training stops after
     ``max_epochs`` or when the batch losses stall (see
-    :func:`stalled_on_average`). ``state`` and X are in the namespace and on
+    :func:`stalled_on_average`); with ``schedule="adaptive"`` the first
+    ``_ADAPTIVE_DIVISIONS`` stalls divide the step by ``_ADAPTIVE_FACTOR``
+    instead (kept in ``state``), the rule then reading the epochs after the
+    division only. ``state`` and X are in the namespace and on
     the device of ``backend`` (see :mod:`skl_sparse_ae._backends`): the whole
     loop runs there. ``variant`` as for
     :func:`skl_sparse_ae._objective.evaluate`; ``corrupt(batch)``, if given,
@@ -487,8 +502,19 @@ def adam(
         )
         state.rho_hat_average = estimate
         state.previous_theta = xp.asarray(state.theta, copy=True)
-        _adam_step(state, grad, learning_rate, beta2=_AUTOENCODER_BETA2, xp=xp)
+        rate = learning_rate / _ADAPTIVE_FACTOR**state.step_divisions
+        _adam_step(state, grad, rate, beta2=_AUTOENCODER_BETA2, xp=xp)
         return loss
+
+    def stalled(curve):
+        # The rule reads the epochs since the step was last divided.
+        if not stalled_on_average(curve[state.window_start :], tol, n_iter_no_change):
+            return False
+        if schedule == "constant" or state.step_divisions == _ADAPTIVE_DIVISIONS:
+            return True
+        state.step_divisions += 1
+        state.window_start = len(curve)
+        return False
 
     end = {}
 
@@ -531,6 +557,7 @@ def adam(
         report=_progress_printer(name, verbose),
         backend=backend,
         on_epoch=on_epoch,
+        stalled=stalled,
     )
     if hit_max_iter:
         reason, message = "max_iter", f"Stopped after max_iter={max_epochs} epoch(s)."
@@ -539,8 +566,11 @@ def adam(
         message = (
             f"Stopped after {epochs} epoch(s): the mean batch loss of the last "
             f"{n_iter_no_change} epochs was less than tol={tol} (relative) below "
-            f"that of the {n_iter_no_change} before them."
+            f"that of the {n_iter_no_change} before them"
         )
+        if schedule == "adaptive":
+            message += f", the step divided by {_ADAPTIVE_FACTOR} {state.step_divisions} times"
+        message += "."
     return SolverResult(
         params=end["params"],
         loss=end["loss"],
@@ -591,11 +621,21 @@ def fit_lbfgs(estimator, X, params0, *, backend, variant, X_input=None):
 
 
 def run_adam(
-    estimator, X, state, *, max_epochs, random_state, backend, variant, **curves_and_noise
+    estimator,
+    X,
+    state,
+    *,
+    max_epochs,
+    random_state,
+    backend,
+    variant,
+    schedule=None,
+    **curves_and_noise,
 ):
     """:func:`adam` from ``state`` with a SparseAutoencoder's parameters for
-    ``max_epochs``; ``curves_and_noise``: its ``loss_curve``,
-    ``batch_loss_curve``, ``corrupt`` and ``corrupt_for_loss``."""
+    ``max_epochs``; ``schedule`` overrides its ``learning_rate``;
+    ``curves_and_noise``: its ``loss_curve``, ``batch_loss_curve``,
+    ``corrupt`` and ``corrupt_for_loss``."""
     batch_size = 200 if estimator.batch_size == "auto" else estimator.batch_size
     return adam(
         X,
@@ -603,6 +643,7 @@ def run_adam(
         n_components=estimator.n_components,
         batch_size=min(batch_size, X.shape[0]),
         learning_rate=estimator.learning_rate_init,
+        schedule=estimator.learning_rate if schedule is None else schedule,
         activation_decay=estimator.activation_decay,
         shuffle=estimator.shuffle,
         random_state=random_state,

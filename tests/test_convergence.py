@@ -181,7 +181,7 @@ def test_adam_max_iter_warns(X):
 
 
 def test_adam_tol_stops_without_a_warning(X):
-    model = _adam(max_iter=500, tol=1e-2, n_iter_no_change=3)
+    model = _adam(max_iter=500, tol=1e-2, n_iter_no_change=3, learning_rate="constant")
     assert _convergence_warnings_of_fit(model, X) == []
     assert model.stop_reason_ == "tol"
     assert model.n_iter_ < 500

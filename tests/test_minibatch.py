@@ -126,6 +126,55 @@ def test_adam_stops_when_epoch_loss_stalls(X, recwarn):
     assert not [w for w in recwarn if issubclass(w.category, ConvergenceWarning)]
 
 
+def test_constant_step_stops_at_the_first_stall(X):
+    model = _adam(max_iter=500, tol=1e-2, n_iter_no_change=3, learning_rate="constant").fit(X)
+    assert model.stop_reason_ == "tol"
+    assert model._adam_state["step_divisions"] == 0
+    assert _solvers.stalled_on_average(model.batch_loss_curve_, 1e-2, 3)
+
+
+def test_adaptive_step_is_divided_at_each_stall_then_stops(X):
+    options = dict(max_iter=500, tol=1e-2, n_iter_no_change=3)
+    constant = _adam(**options, learning_rate="constant").fit(X)
+    adaptive = _adam(**options, learning_rate="adaptive").fit(X)
+    assert adaptive.stop_reason_ == "tol"
+    divisions = adaptive._adam_state["step_divisions"]
+    assert divisions == _solvers._ADAPTIVE_DIVISIONS
+    # Each division restarts the rule's two windows of 3 epochs.
+    assert adaptive.n_iter_ >= constant.n_iter_ + divisions * 2 * 3
+    # Until the first stall the two paths are one.
+    first = constant.n_iter_
+    np.testing.assert_array_equal(adaptive.batch_loss_curve_[:first], constant.batch_loss_curve_)
+
+
+def test_adaptive_step_is_learning_rate_init_divided(X, monkeypatch):
+    # After the first stall, the steps are those of learning_rate_init / 10.
+    options = dict(tol=1e-2, n_iter_no_change=3, shuffle=False)
+    first = _adam(**options, max_iter=500, learning_rate="constant").fit(X).n_iter_
+    adaptive = _adam(**options, max_iter=first + 1, learning_rate="adaptive").fit(X)
+    rates = []
+    original = _solvers._adam_step
+
+    def recording(state, grad, learning_rate, **kwargs):
+        rates.append(learning_rate)
+        return original(state, grad, learning_rate, **kwargs)
+
+    monkeypatch.setattr(_solvers, "_adam_step", recording)
+    adaptive.set_params(warm_start=True, max_iter=1).fit(X)  # one more epoch
+    assert adaptive._adam_state["step_divisions"] == 1
+    assert set(rates) == {1e-2 / _solvers._ADAPTIVE_FACTOR}
+
+
+def test_partial_fit_never_divides_the_step(X):
+    options = dict(tol=1e-2, n_iter_no_change=3, shuffle=False)
+    first = _adam(**options, max_iter=500, learning_rate="constant").fit(X).n_iter_
+    streamed = _adam(**options, learning_rate="adaptive")
+    for _ in range(first + 2 * 3):  # a fit would have divided it by now
+        streamed.partial_fit(X)
+    assert _solvers.stalled_on_average(streamed.batch_loss_curve_[:first], 1e-2, 3)
+    assert streamed._adam_state["step_divisions"] == 0
+
+
 def test_adam_runs_max_iter_epochs_when_n_iter_no_change_is_max_iter(X):
     # The recipe of the docs for a fixed number of epochs: with a step this
     # large the epoch loss is noisy, and tol=0 alone stops early.
