@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit as _scipy_expit
 from sklearn import get_config
-from sklearn.utils._array_api import _max_precision_float_dtype, get_namespace_and_device
+from sklearn.utils._array_api import _max_precision_float_dtype, get_namespace_and_device, move_to
 
 # Temporaries of a chunk at most this large (MiB) when the arrays are in host
 # memory: larger ones are fresh mappings of the allocator, paid in page faults
@@ -124,6 +124,15 @@ def space_of(array):
         return NUMPY
     xp, _, device = get_namespace_and_device(array)
     return Space(xp, device, _max_precision_float_dtype(xp, device), False)
+
+
+def to_numpy(array):
+    """``array`` as a NumPy array: itself if it is one, else a copy on the host."""
+    if isinstance(array, np.ndarray):
+        return array
+    if get_config()["array_api_dispatch"]:
+        return move_to(array, xp=np, device="cpu")
+    return np.asarray(array)
 
 
 def in_host_memory(X, xp):

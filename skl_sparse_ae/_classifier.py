@@ -24,6 +24,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _backends, _network, _network_solvers, _solvers
+from ._array_api import to_numpy
 from ._autoencoder import SparseAutoencoder
 from ._classifier_checks import (
     check_two_classes,
@@ -31,7 +32,6 @@ from ._classifier_checks import (
     labeled_rows,
     per_layer,
     stream_classes,
-    to_numpy,
 )
 from ._utils import VersionedPickleMixin, restore_state_on_error
 

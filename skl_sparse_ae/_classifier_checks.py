@@ -3,8 +3,9 @@
 What :meth:`~skl_sparse_ae.StackedAutoencoderClassifier.fit` and
 ``partial_fit`` check beyond ``_parameter_constraints``: the ``unlabeled``
 marker, the classes, and the values given per hidden layer. Labels are
-checked on the host, as NumPy arrays (:func:`to_numpy`): they are one vector
-of m labels, small next to X, and may be strings.
+checked on the host, as NumPy arrays
+(:func:`~skl_sparse_ae._array_api.to_numpy`): they are one vector of m
+labels, small next to X, and may be strings.
 """
 
 # SPDX-License-Identifier: BSD-3-Clause
@@ -12,19 +13,10 @@ of m labels, small next to X, and may be strings.
 from numbers import Real
 
 import numpy as np
-from sklearn import get_config
-from sklearn.utils._array_api import move_to
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import column_or_1d
 
-
-def to_numpy(array):
-    """``array`` as a NumPy array: itself if it is one, else a copy on the host."""
-    if isinstance(array, np.ndarray):
-        return array
-    if get_config()["array_api_dispatch"]:
-        return move_to(array, xp=np, device="cpu")
-    return np.asarray(array)
+from ._array_api import to_numpy
 
 
 def _is_number(value):
