@@ -238,7 +238,7 @@ class SparseAutoencoder(
           less than ``tol`` over ``n_iter_no_change`` iterations (epochs),
           for ``"adam"`` after the divisions of its step (``learning_rate``);
         - ``"converged"``: scipy's own test, J down by less than about
-          2.2e-9 × max(|J|, 1) in one L-BFGS iteration (or a zero gradient);
+          2.2e-9 × max(``|J|``, 1) in one L-BFGS iteration (or a zero gradient);
         - ``"line_search"``: L-BFGS-B's line search found no lower J;
         - ``"max_fun"``: L-BFGS-B spent its ``max(15000, 2 * max_iter)``
           evaluations of J;
