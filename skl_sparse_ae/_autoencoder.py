@@ -36,9 +36,10 @@ class SparseAutoencoder(
         X̂  = g(A2 W2ᵀ + b2)                     (inverse_transform of A2)
         J  = 1/(2m) Σ‖X̂ − X‖² + lam/2 (‖W1‖² + ‖W2‖²) + beta Σⱼ KL(rho ‖ ρ̂ⱼ)
 
-    where ``f`` is the logistic sigmoid, ``g`` the sigmoid or the identity
-    (``decoder_activation``), ``m`` the number of samples and ``ρ̂`` the mean
-    hidden activation over the training data. This is exactly the objective of
+    where ``f`` is the logistic sigmoid (or the ReLU, ``activation``), ``g``
+    the sigmoid or the identity (``decoder_activation``), ``m`` the number of
+    samples and ``ρ̂`` the mean hidden activation over the training data.
+    This is exactly the objective of
     the UFLDL sparse autoencoder notes: the reconstruction term sums over
     features and averages over samples, the biases are not decayed and ``lam``
     is not divided by ``m``.
@@ -58,6 +59,15 @@ class SparseAutoencoder(
     lam : float, default=1e-4
         Weight decay λ on both weight matrices (biases are not decayed).
         Named ``lam`` because ``lambda`` is a Python keyword.
+
+    activation : {"sigmoid", "relu"}, default="sigmoid"
+        The hidden units' nonlinearity f. ``"sigmoid"`` is UFLDL's logistic
+        function; ``"relu"`` is max(z, 0), the codes of today's sparse
+        autoencoders, with the L1 penalty (``sparsity_penalty="l1"``),
+        k-sparse codes (``k``) or no sparsity term (``beta=0``): the KL
+        penalty compares each unit's mean activation with ``rho`` as
+        Bernoulli means, which a ReLU's are not, and raises a
+        :class:`ValueError` with it.
 
     decoder_activation : {"logistic", "identity"}, default="logistic"
         Output nonlinearity g. ``"logistic"`` needs data in [0, 1] (UFLDL
@@ -316,6 +326,7 @@ class SparseAutoencoder(
         "rho": [Interval(Real, 0, 1, closed="neither")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "lam": [Interval(Real, 0, None, closed="left")],
+        "activation": [StrOptions({"sigmoid", "relu"})],
         "decoder_activation": [StrOptions({"logistic", "identity"})],
         "sparsity_penalty": [StrOptions({"kl", "l1"})],
         "k": [Interval(Integral, 1, None, closed="left"), None],
@@ -344,6 +355,7 @@ class SparseAutoencoder(
         rho=0.05,
         beta=3.0,
         lam=1e-4,
+        activation="sigmoid",
         decoder_activation="logistic",
         sparsity_penalty="kl",
         k=None,
@@ -368,6 +380,7 @@ class SparseAutoencoder(
         self.rho = rho
         self.beta = beta
         self.lam = lam
+        self.activation = activation
         self.decoder_activation = decoder_activation
         self.sparsity_penalty = sparsity_penalty
         self.k = k
@@ -554,9 +567,12 @@ class SparseAutoencoder(
 
     def _codes_options(self):
         """Keyword arguments of the backend's encoder for this model's codes:
-        ``k`` for k-sparse ones (only the NumPy backends take it)."""
+        ``k`` for k-sparse ones, ``activation`` for ReLU units."""
         k = self._transform_k()
-        return {} if k is None else {"k": k}
+        options = {} if k is None else {"k": k}
+        if self.activation != "sigmoid":
+            options["activation"] = self.activation
+        return options
 
     def _transform_k(self):
         """The activations transform keeps (None: all)."""

@@ -98,13 +98,25 @@ def _rows_per_chunk(X, n_components, space, whole_pass=False):
     )
 
 
-def hidden_activations(X, W1, b1, out=None, k=None):
-    """A2 = f(X W1ᵀ + b1), written into ``out`` if given; ``k``: only the k
+def _affine_relu(A, W, b, out=None):
+    """max(A Wᵀ + b, 0), into ``out`` if given."""
+    Z = matmul(A, W.T, out=out)
+    Z += b
+    space = space_of(A)
+    if space.is_numpy:
+        return np.maximum(Z, 0.0, out=Z)
+    return space.xp.clip(Z, min=0.0)
+
+
+def hidden_activations(X, W1, b1, out=None, k=None, activation="sigmoid"):
+    """A2 = f(X W1ᵀ + b1), f the logistic sigmoid or the ReLU
+    (``activation``), written into ``out`` if given; ``k``: only the k
     largest of each row kept, the others 0 (k-sparse codes)."""
     space = space_of(X)
     if out is None and space.is_numpy:
         out = np.empty((X.shape[0], W1.shape[0]), dtype=np.result_type(X, W1))
-    out = _affine_sigmoid(X, W1, b1, out)
+    affine = _affine_relu if activation == "relu" else _affine_sigmoid
+    out = affine(X, W1, b1, out)
     if k is not None and k < out.shape[1]:
         dropped = smallest_positions(out, out.shape[1] - k, 1, space)
         out = set_at(out, dropped, 0.0, 1, space)
@@ -122,16 +134,16 @@ def reconstruct(A2, W2T, b2, decoder, out=None):
     return out
 
 
-def squared_error_rows(X, params, decoder, k=None):
+def squared_error_rows(X, params, decoder, k=None, activation="sigmoid"):
     """½‖X̂ − X‖² for each row of X, chunked so X̂ is never held for all rows
-    (``k``: from k-sparse codes)."""
+    (``k``: from k-sparse codes; ``activation``: of the hidden units)."""
     space = space_of(X)
     m = X.shape[0]
     step = _rows_per_chunk(X, params.W1.shape[0], space)
     result = space.empty((m,), X.dtype)
     for rows in gen_batches(m, step):
         Xc = X[rows, ...]
-        diff = hidden_activations(Xc, params.W1, params.b1, k=k)
+        diff = hidden_activations(Xc, params.W1, params.b1, k=k, activation=activation)
         diff = reconstruct(diff, params.W2T, params.b2, decoder)
         diff -= Xc
         result[rows] = 0.5 * row_squared_norms(diff, space)

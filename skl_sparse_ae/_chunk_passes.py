@@ -77,18 +77,20 @@ class ElementwiseKernel(Protocol):
         over these arrays (X and the encoder's input): their chunks are then
         cut smaller (see :func:`skl_sparse_ae._base.chunk_rows`)."""
 
-    def encode_(self, T, b1_half, t_sum):
-        """T (h, c) holds Z2ᵀ/2 − b1/2: return tanh(Z2ᵀ/2) and add its sum
-        over the chunk's rows to ``t_sum`` (h,), unless that is None."""
+    def encode_(self, T, b1_enc, t_sum, activation):
+        """T (h, c) holds Z2ᵀ/2 − b1/2: return tanh(Z2ᵀ/2) (for ReLU, T holds
+        Z2ᵀ − b1: return max(Z2ᵀ, 0)) and add its sum over the chunk's rows
+        to ``t_sum`` (h,), unless that is None."""
 
     def output_delta_(self, d3, Xc, logistic, scratch):
         """d3 (c, n) holds Z3/2 (logistic) or Z3 (identity): return δ3′ and
         the chunk's Σ s² (logistic) or Σ‖X̂ − X‖² (identity)."""
 
-    def hidden_delta_(self, d2, T, coef, gb1, scratch):
+    def hidden_delta_(self, d2, T, coef, gb1, scratch, activation):
         """d2 (h, c) holds δ3′ (W2/8)ᵀ: return δ2′ = (d2 + coef)(1 − T²)
-        (``coef`` (h,) may be None: no sparsity term) and add its sum over
-        the chunk's rows to ``gb1`` (h,)."""
+        (for ReLU, with T = A2: (d2 + coef)·1[T > 0]; ``coef`` (h,) may be
+        None: no sparsity term) and add its sum over the chunk's rows to
+        ``gb1`` (h,)."""
 
     def forward_chunks_(self, X_in, bounds, hidden, stored, weights, t_sum):
         """The encoding of :func:`_forward_pass` for these chunks: T into
@@ -124,10 +126,15 @@ class ChunkWeights:
     elementwise steps (:class:`ElementwiseKernel`). With ``k`` (k-sparse
     codes), T of the units dropped from a row is set to −1: A2 = 0 there, and
     so is 1 − T², the slope through which δ2 flows.
+
+    ReLU units (``activation="relu"``) have no constants to fold: the passes
+    keep A2 = max(X W1ᵀ + b1, 0) itself in T's place, V = [W2ᵀ ; b2] (halved
+    for the logistic decoder), δ2 = (δ3 W2 + coef)·1[A2 > 0] =: δ2′, and a
+    dropped unit's A2 is 0, its slope too. No unit is a tail.
     """
 
-    W1_half: np.ndarray  # (h, n)
-    b1_half: np.ndarray  # (h,)
+    W1_enc: np.ndarray  # (h, n)
+    b1_enc: np.ndarray  # (h,)
     V: np.ndarray  # (h + 1, n)
     W2_scaled: np.ndarray  # (h, n): W2ᵀ · δ3's scale
     decoder: str
@@ -137,25 +144,29 @@ class ChunkWeights:
     space: object  # the skl_sparse_ae._array_api.Space of the arrays
     sparsity: object = None  # skl_sparse_ae._objective.Sparsity, or None: no sparsity term
     k: int | None = None
+    activation: str = "sigmoid"  # or "relu"
 
     @classmethod
-    def make(cls, params, decoder, sparsity=None, kernel=None, k=None):
+    def make(cls, params, decoder, sparsity=None, kernel=None, k=None, activation="sigmoid"):
         """From :class:`Params` in the dtype of X (float64 blocks are used as
         they are, float32 ones are widened for the exact encoder); ``kernel``
         defaults to that of the arrays' namespace."""
         space = space_of(params.W1)
         xp = space.xp
         half = 0.5 if decoder == "logistic" else 1.0  # logistic: tanh takes Z3/2
-        last = half * (params.b2 + 0.5 * xp.sum(params.W2T, axis=0))
+        code_scale = 0.5 if activation == "sigmoid" else 1.0  # A2 = (1 + T)/2, or A2
+        last = half * params.b2
+        if activation == "sigmoid":
+            last = half * (params.b2 + 0.5 * xp.sum(params.W2T, axis=0))
         if space.is_numpy:  # the rows written in place, not concatenated
             V = np.empty((params.W2T.shape[0] + 1, params.W2T.shape[1]), params.W2T.dtype)
-            multiply(params.W2T, 0.5 * half, out=V[:-1])
+            multiply(params.W2T, code_scale * half, out=V[:-1])
             V[-1] = last
         else:
-            V = xp.concat([multiply(params.W2T, 0.5 * half), xp.reshape(last, (1, -1))])
+            V = xp.concat([multiply(params.W2T, code_scale * half), xp.reshape(last, (1, -1))])
         return cls(
-            W1_half=0.5 * params.W1,
-            b1_half=0.5 * params.b1,
+            W1_enc=code_scale * params.W1,
+            b1_enc=code_scale * params.b1,
             V=V,
             W2_scaled=params.W2T * _DELTA3_SCALE[decoder],
             decoder=decoder,
@@ -165,6 +176,7 @@ class ChunkWeights:
             space=space,
             sparsity=sparsity,
             k=k if k is not None and k < params.W1.shape[0] else None,
+            activation=activation,
         )
 
 
@@ -280,18 +292,22 @@ def _rows(buffer, count):
 
 
 def _encode_chunk(Xc, weights, T, t_sum):
-    """T = tanh(Z2/2) (h, rows) of the rows Xc, written into the buffer T if
-    given, with the units dropped by k-sparsity at −1; its sum over the rows
-    added to ``t_sum`` unless that is None."""
-    space = weights.space
-    T = matmul(weights.W1_half, Xc.T, out=T)
+    """T = tanh(Z2/2) (ReLU: A2) (h, rows) of the rows Xc, written into the
+    buffer T if given, with the units dropped by k-sparsity at −1 (ReLU: 0);
+    its sum over the rows added to ``t_sum`` unless that is None."""
+    space, activation = weights.space, weights.activation
+    T = matmul(weights.W1_enc, Xc.T, out=T)
     if weights.k is None:
-        return weights.kernel.encode_(T, weights.b1_half, t_sum)
-    T = weights.kernel.encode_(T, weights.b1_half, None)
-    T = set_at(T, _dropped(T, weights.k, space), -1.0, 0, space)
+        return weights.kernel.encode_(T, weights.b1_enc, t_sum, activation)
+    T = weights.kernel.encode_(T, weights.b1_enc, None, activation)
+    T = set_at(T, _dropped(T, weights.k, space), _DROPPED_CODE[activation], 0, space)
     if t_sum is not None:
         t_sum += space.xp.sum(T, axis=1, dtype=t_sum.dtype)
     return T
+
+
+# The code of a unit that k-sparsity drops from a row: A2 = 0.
+_DROPPED_CODE = {"sigmoid": -1.0, "relu": 0.0}
 
 
 def _dropped(T, k, space):
@@ -307,7 +323,7 @@ def _kept(Xc, weights, units):
     if weights.k is None:
         return None
     space = weights.space
-    T = weights.kernel.encode_(weights.W1_half @ Xc.T, weights.b1_half, None)
+    T = weights.kernel.encode_(weights.W1_enc @ Xc.T, weights.b1_enc, None, weights.activation)
     kept = set_at(
         space.ones(T.shape, space.sum_dtype), _dropped(T, weights.k, space), 0.0, 0, space
     )
@@ -376,6 +392,9 @@ def _forward_pass(X, X_in, chunks, weights, ws, step, stored):
             T = _encode_chunk(Xc_in, weights, None if T1 is None else T1[:-1], t_sum)
             if isinstance(stored, list):
                 stored[i] = T
+    if weights.activation == "relu":  # Σ A2 itself, and no tails
+        ws.hidden_sums += HiddenSums(t_sum, rows - t_sum)
+        return
     sums = HiddenSums(0.5 * (rows + t_sum), 0.5 * (rows - t_sum))
     # Units whose mean A2 or 1 − A2 over these rows is below the tail bound,
     # i.e. |Σ T| > rows·(1 − 2·bound): rare, and summed again exactly.
@@ -429,7 +448,9 @@ def _backward_pass(X, X_in, chunks, weights, ws, step, stored):
         d2 = matmul(weights.W2_scaled, d3.T, out=_columns(ws.delta2, c))
         if sparsity is not None and sparsity.tail.shape[0]:
             _add_tail_sparsity(Xc_in, weights, sums)
-        d2 = kernel.hidden_delta_(d2, T, coef, sums.gb1, _columns(ws.hidden_scratch, c))
+        d2 = kernel.hidden_delta_(
+            d2, T, coef, sums.gb1, _columns(ws.hidden_scratch, c), weights.activation
+        )
 
         sums.G += T1 @ d3
         sums.gW1 += d2 @ Xc_in
@@ -472,25 +493,25 @@ def _balanced(m, step, n_chunks, n_workers):
     return new_step, wanted
 
 
-def block_hidden_sums(X, params, k=None):
+def block_hidden_sums(X, params, k=None, activation="sigmoid"):
     """:class:`HiddenSums` over the rows of one block (single thread)."""
     space = space_of(X)
     n, h = X.shape[1], params.W1.shape[0]
     step, n_chunks = _chunks(X, h, space)
     ws = _Workspace(step, n, h, X.dtype, "identity", space=space)
-    weights = ChunkWeights.make(params, "identity", k=k)
+    weights = ChunkWeights.make(params, "identity", k=k, activation=activation)
     stored = None if space.is_numpy else [None] * n_chunks
     _forward_pass(X, X, range(n_chunks), weights, ws, step, stored)
     return ws.hidden_sums
 
 
-def block_sums(X, params, sparsity, decoder, k=None):
+def block_sums(X, params, sparsity, decoder, k=None, activation="sigmoid"):
     """:class:`Sums` over the rows of one block (single thread)."""
     space = space_of(X)
     n, h = X.shape[1], params.W1.shape[0]
     step, n_chunks = _chunks(X, h, space)
     ws = _Workspace(step, n, h, X.dtype, decoder, _n_tail(sparsity), space)
-    weights = ChunkWeights.make(params, decoder, sparsity, k=k)
+    weights = ChunkWeights.make(params, decoder, sparsity, k=k, activation=activation)
     _backward_pass(X, X, range(n_chunks), weights, ws, step, None)
     return ws.sums
 

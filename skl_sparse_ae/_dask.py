@@ -129,12 +129,16 @@ def evaluate(
     if X_input is not None:
         raise NotImplementedError("A corrupted input (denoising) on Dask arrays")
     m, n = X.shape
-    k = variant.k
+    k, activation = variant.k, variant.activation
     params = _objective.unpack(theta, n, n_components, X.dtype, tied=variant.tied)
-    hidden_sums = reduce_blocks(_objective.block_hidden_sums, X, operator.iadd, params, k)
+    hidden_sums = reduce_blocks(
+        _objective.block_hidden_sums, X, operator.iadd, params, k, activation
+    )
     rho_hat, rho_hat_c = hidden_sums.means(m)
     sparsity = _objective.sparsity_term(rho, rho_hat, beta, X.dtype, rho_hat_c, variant.penalty)
-    sums = reduce_blocks(_objective.block_sums, X, operator.iadd, params, sparsity, decoder, k)
+    sums = reduce_blocks(
+        _objective.block_sums, X, operator.iadd, params, sparsity, decoder, k, activation
+    )
     loss, grad = _objective.loss_and_grad_from_sums(
         sums, m, params, rho, beta, lam, rho_hat, rho_hat_c, sparsity, variant
     )

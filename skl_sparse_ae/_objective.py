@@ -214,14 +214,19 @@ def loss_and_grad_from_sums(
     grad = np.empty(n_params(n, h)) if space.is_numpy else None
     out = unpack(grad, n, h) if space.is_numpy else Params(None, None, None, None)
     d3_scale = _DELTA3_SCALE[sums.decoder] / m
-    # A2 = (1 + T)/2: A2ᵀδ3 = (Tᵀδ3′ + 1ᵀδ3′)·scale/2, and 1ᵀδ3 is b2's gradient.
-    gW2T = _widened(add(sums.G[:-1, ...], sums.G[-1, ...], out=out.W2T), space)
-    gW2T *= 0.5 * d3_scale
+    if variant.activation == "relu":  # the sums are those of A2 and δ2 themselves
+        gW2T = _widened(multiply(sums.G[:-1, ...], d3_scale, out=out.W2T), space)
+        delta2_scale = 1.0 / m
+    else:
+        # A2 = (1 + T)/2: A2ᵀδ3 = (Tᵀδ3′ + 1ᵀδ3′)·scale/2, and 1ᵀδ3 is b2's gradient.
+        gW2T = _widened(add(sums.G[:-1, ...], sums.G[-1, ...], out=out.W2T), space)
+        gW2T *= 0.5 * d3_scale
+        delta2_scale = 0.25 / m  # δ2 = δ2′/4
     gW2T += lam * params.W2T
     gb2 = _widened(multiply(sums.G[-1, ...], d3_scale, out=out.b2), space)
-    gW1 = _widened(multiply(sums.gW1, 0.25 / m, out=out.W1), space)
+    gW1 = _widened(multiply(sums.gW1, delta2_scale, out=out.W1), space)
     gW1 += lam * params.W1
-    gb1 = _widened(multiply(sums.gb1, 0.25 / m, out=out.b1), space)
+    gb1 = _widened(multiply(sums.gb1, delta2_scale, out=out.b1), space)
     if _n_tail(sparsity):
         add_to_rows(gW1, sparsity.tail, sums.tail_gW1 / m, space)
         add_to_rows(gb1, sparsity.tail, sums.tail_gb1 / m, space)
@@ -321,7 +326,9 @@ def evaluate(
     space = space_of(X)
     X_in = X if X_input is None else X_input
     params = unpack(theta, n, h, dtype, tied=variant.tied)
-    weights = ChunkWeights.make(params, decoder, kernel=kernel, k=variant.k)
+    weights = ChunkWeights.make(
+        params, decoder, kernel=kernel, k=variant.k, activation=variant.activation
+    )
     # Other libraries run their own threads (BLAS, OpenMP, a GPU's streams).
     n_workers = (n_workers or n_threads()) if space.is_numpy else 1
     step, n_chunks = _chunks(X, h, space, weights.kernel.whole_passes(weights, X, X_in))
@@ -388,6 +395,6 @@ def blend(average, decay, rho_hat):
     return decay * average + (1.0 - decay) * rho_hat
 
 
-def mean_activation(X, params, k=None):
+def mean_activation(X, params, k=None, activation="sigmoid"):
     """ρ̂: the mean hidden activation over all rows of X (``k``: of the k-sparse codes)."""
-    return block_hidden_sums(X, params, k).means(X.shape[0])[0]
+    return block_hidden_sums(X, params, k, activation).means(X.shape[0])[0]

@@ -41,12 +41,16 @@ class Variant:
     - ``k``: k-sparse codes: in each row only the k largest hidden activations
       are kept and the others set to 0, in the forward pass and so in the
       gradient, which flows through the kept units only;
-    - ``tied``: W2ᵀ = W1; the flat vector then holds W1, b1, b2 only.
+    - ``tied``: W2ᵀ = W1; the flat vector then holds W1, b1, b2 only;
+    - ``activation``: the hidden units', "sigmoid" (the logistic function,
+      UFLDL's) or "relu" (max(z, 0), with the L1 penalty, k-sparse codes or
+      no sparsity term: the KL penalty needs a mean activation in (0, 1)).
     """
 
     penalty: str = "kl"
     k: int | None = None
     tied: bool = False
+    activation: str = "sigmoid"
 
 
 UFLDL = Variant()

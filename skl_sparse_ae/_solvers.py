@@ -343,10 +343,11 @@ def rho_hat_estimate(state, batch, n_components, decay, backend=NUMPY, variant=U
     h = n_components
     xp = backend.xp
     current = unpack(backend, state.theta, n_features, h, batch.dtype, variant)
+    activation = variant.activation
     if variant.k is not None:  # k-sparse codes: each set of units keeps its own k
-        mean = partial(backend.mean_activation, batch, k=variant.k)
+        mean = partial(backend.mean_activation, batch, k=variant.k, activation=activation)
     else:
-        mean = partial(backend.mean_activation, batch)
+        mean = partial(backend.mean_activation, batch, activation=activation)
     if state.rho_hat_average is None or decay == 0:
         rho_batch = mean(current)
         return rho_batch, rho_batch
@@ -365,8 +366,10 @@ def rho_hat_estimate(state, batch, n_components, decay, backend=NUMPY, variant=U
         rho_batch, rho_batch_before = both[:h], both[h:]
     estimate = rho_batch + decay * (state.rho_hat_average - rho_batch_before)
     # The correction may not more than halve the batch's own ρ̂ or 1 − ρ̂, so
-    # that the KL term stays finite wherever the batch's own mean keeps it so.
-    estimate = xp.clip(estimate, min=0.5 * rho_batch, max=1.0 - 0.5 * (1.0 - rho_batch))
+    # that the KL term stays finite wherever the batch's own mean keeps it so
+    # (ReLU activations have no upper bound).
+    upper = None if activation == "relu" else 1.0 - 0.5 * (1.0 - rho_batch)
+    estimate = xp.clip(estimate, min=0.5 * rho_batch, max=upper)
     return estimate, rho_batch
 
 

@@ -64,7 +64,15 @@ def variant(estimator, X):
             "corruption (a denoising autoencoder) does not train on Dask arrays; "
             "call partial_fit with solver='adam' on computed blocks instead."
         )
-    return _objective.Variant(estimator.sparsity_penalty, estimator.k, estimator.tied_weights)
+    if estimator.activation == "relu" and estimator.sparsity_penalty == "kl" and estimator.beta:
+        raise ValueError(
+            'activation="relu" does not go with the KL sparsity penalty: KL(rho || rho_hat) '
+            "needs mean activations in (0, 1), and a ReLU's are not bounded. Use "
+            'sparsity_penalty="l1", k-sparse codes (k) with beta=0, or beta=0.'
+        )
+    return _objective.Variant(
+        estimator.sparsity_penalty, estimator.k, estimator.tied_weights, estimator.activation
+    )
 
 
 def generator_apart(rng):

@@ -23,20 +23,20 @@ __all__ = ["sparsity_report"]
     {
         "estimator": [object],
         "X": ["array-like"],
-        "threshold": [Interval(Real, 0, 1, closed="left")],
+        "threshold": [Interval(Real, 0, None, closed="left"), None],
     },
     prefer_skip_nested_validation=True,
 )
-def sparsity_report(estimator, X, *, threshold=0.5):
+def sparsity_report(estimator, X, *, threshold=None):
     """Dead units, active units per sample (L0) and unexplained variance.
 
     A hidden unit is *active* on a sample when its activation (its code in
     :meth:`~skl_sparse_ae.SparseAutoencoder.transform`) exceeds
     ``threshold``, and *dead* on X when it is active on no sample of X: it
-    never fires. The default, 0.5, is the logistic unit's activation for an
-    input of 0, so a unit is active when its input wⱼ·x + bⱼ is positive:
-    the line between off and on of a ReLU unit too (threshold 0 on its
-    activation), whatever the sparsity target ρ. A small threshold
+    never fires. The default is a unit's activation for an input of 0 (0.5
+    for logistic units, 0 for ReLU ones), so a unit is active when its input
+    wⱼ·x + bⱼ is positive: the line between off and on of a ReLU unit, and
+    that of a logistic one whatever the sparsity target ρ. A small threshold
     would not do for logistic units, which are never exactly 0: a unit that
     weight decay has stripped of its weights sits at ρ whatever the input,
     above any threshold below ρ. k-sparse codes are exactly 0 outside the kept
@@ -54,9 +54,10 @@ def sparsity_report(estimator, X, *, threshold=0.5):
     X : array-like of shape (n_samples, n_features)
         The data to measure on.
 
-    threshold : float in [0, 1), default=0.5
-        Activations above it count as active. 0.5: the unit's input is
-        positive.
+    threshold : float >= 0, default=None
+        Activations above it count as active. None: the activation of an
+        input of 0 (0.5 for ``activation="sigmoid"``, 0 for ``"relu"``): the
+        unit's input is positive.
 
     Returns
     -------
@@ -94,6 +95,8 @@ def sparsity_report(estimator, X, *, threshold=0.5):
     """
     check_is_fitted(estimator)
     X = check_array(X, dtype=(np.float64, np.float32))
+    if threshold is None:
+        threshold = 0.0 if getattr(estimator, "activation", "sigmoid") == "relu" else 0.5
     codes = np.asarray(estimator.transform(X))
     active = codes > threshold
     dead = ~active.any(axis=0)

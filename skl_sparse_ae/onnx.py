@@ -15,8 +15,9 @@ own steps::
 The graphs compute ``transform`` in the dtype of the sample input given to
 ``to_onnx`` (float32 or float64), with the fitted weights cast to it:
 
-- ``SparseAutoencoder``: ``Sigmoid(MatMul(X, components_ᵀ) + intercept_hidden_)``,
-  the hidden activations A2 (the decoder is not part of ``transform``);
+- ``SparseAutoencoder``: ``Sigmoid(MatMul(X, components_ᵀ) + intercept_hidden_)``
+  (``Relu`` for ``activation="relu"``), the hidden activations A2 (the decoder
+  is not part of ``transform``); k-sparse codes raise ``NotImplementedError``;
 - ``ZCAWhitening``: ``MatMul(X − mean_, whitening_)``;
 - ``StackedAutoencoderClassifier``: its network, through the exact
   ``MLPClassifier`` of :meth:`~skl_sparse_ae.StackedAutoencoderClassifier.to_mlp_classifier`
@@ -29,7 +30,7 @@ import numpy as np
 
 try:
     from skl2onnx import update_registered_converter
-    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxMatMul, OnnxSigmoid, OnnxSub
+    from skl2onnx.algebra.onnx_ops import OnnxAdd, OnnxMatMul, OnnxRelu, OnnxSigmoid, OnnxSub
     from skl2onnx.common.data_types import guess_numpy_type
     from skl2onnx.common.shape_calculator import calculate_linear_classifier_output_shapes
     from skl2onnx.common.utils import check_input_and_output_numbers
@@ -75,7 +76,8 @@ def _convert_sparse_autoencoder(scope, operator, container):
     encoder = np.ascontiguousarray(model.components_.T, dtype=dtype)
     bias = model.intercept_hidden_.astype(dtype)
     pre_activation = OnnxAdd(OnnxMatMul(X, encoder, op_version=opset), bias, op_version=opset)
-    codes = OnnxSigmoid(pre_activation, op_version=opset, output_names=operator.outputs[:1])
+    activation = OnnxRelu if model.activation == "relu" else OnnxSigmoid
+    codes = activation(pre_activation, op_version=opset, output_names=operator.outputs[:1])
     codes.add_to(scope, container)
 
 

@@ -220,6 +220,9 @@ FITS = {
         solver="adam", max_iter=5, k=3, tied_weights=True, sparsity_penalty="l1", beta=0.01
     ),
     "adam-masking": dict(solver="adam", max_iter=5, corruption="masking"),
+    # ReLU codes, with the L1 penalty and k-sparse.
+    "lbfgs-relu-l1": dict(max_iter=10, activation="relu", sparsity_penalty="l1", beta=0.01),
+    "adam-relu-k": dict(solver="adam", max_iter=5, activation="relu", k=3, beta=0.0),
 }
 WEIGHTS = ("components_", "decoder_components_", "intercept_hidden_", "intercept_visible_")
 

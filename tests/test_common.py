@@ -35,6 +35,20 @@ ESTIMATORS = [
         max_iter=20,
         random_state=0,
     ),
+    # ReLU codes, with the L1 penalty and k-sparse
+    SparseAutoencoder(
+        n_components=3, activation="relu", sparsity_penalty="l1", max_iter=20, random_state=0
+    ),
+    SparseAutoencoder(
+        n_components=3,
+        activation="relu",
+        k=2,
+        beta=0.0,
+        decoder_activation="identity",
+        solver="adam",
+        max_iter=20,
+        random_state=0,
+    ),
     ZCAWhitening(),
 ]
 

@@ -31,8 +31,13 @@ def X():
     return np.random.RandomState(0).uniform(0.1, 0.9, size=(600, 12))
 
 
-def test_dask_fit_matches_numpy_fit(client, X):
-    params = dict(n_components=5, max_iter=30, tol=0.0, random_state=0)
+@pytest.mark.parametrize(
+    "variant",
+    [{}, dict(activation="relu", sparsity_penalty="l1", beta=0.01)],
+    ids=["sigmoid", "relu-l1"],
+)
+def test_dask_fit_matches_numpy_fit(client, X, variant):
+    params = dict(n_components=5, max_iter=30, tol=0.0, random_state=0, **variant)
     on_numpy = SparseAutoencoder(**params).fit(X)
     on_dask = SparseAutoencoder(**params).fit(da.from_array(X, chunks=(150, 12)))
     for name in ("components_", "decoder_components_", "intercept_hidden_", "intercept_visible_"):

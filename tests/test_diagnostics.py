@@ -107,7 +107,7 @@ def test_perfect_reconstruction_explains_all_variance(fitted):
     assert 0 < sparsity_report(model, X).fraction_of_variance_unexplained < 1.5
 
 
-@pytest.mark.parametrize("threshold", [-0.1, 1.0, "0.5"])
+@pytest.mark.parametrize("threshold", [-0.1, -np.inf, "0.5"])
 def test_bad_threshold_is_a_clear_error(fitted, threshold):
     model, X = fitted
     with pytest.raises(ValueError, match="'threshold' parameter of sparsity_report"):
@@ -119,3 +119,15 @@ def test_unfitted_model_is_a_clear_error():
 
     with pytest.raises(NotFittedError):
         sparsity_report(SparseAutoencoder(), np.ones((3, 2)))
+
+
+def test_relu_units_are_active_above_zero_by_default():
+    X = np.random.RandomState(0).uniform(0.1, 0.9, size=(300, 12))
+    model = SparseAutoencoder(
+        6, activation="relu", sparsity_penalty="l1", beta=0.01, max_iter=30, random_state=0
+    ).fit(X)
+    report = sparsity_report(model, X)
+    assert report.threshold == 0.0
+    codes = model.transform(X)
+    np.testing.assert_array_equal(report.dead_units, ~(codes > 0).any(axis=0))
+    assert report.l0 == pytest.approx((codes > 0).sum(axis=1).mean())

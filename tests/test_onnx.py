@@ -53,6 +53,19 @@ def test_sparse_autoencoder_transform_matches_onnxruntime(dtype, decoder):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_autoencoder_transform_matches_onnxruntime(dtype):
+    X, _ = _data(dtype)
+    X = np.clip(MinMaxScaler().fit_transform(X), 0, 1).astype(dtype)
+    model = SparseAutoencoder(
+        6, activation="relu", sparsity_penalty="l1", beta=0.01, max_iter=20, random_state=0
+    ).fit(X)
+    codes = _run(model, X)
+    expected = model.transform(X)
+    assert (expected == 0).any()  # the Relu's zeros are tested too
+    np.testing.assert_allclose(codes, expected, rtol=0, atol=TOLERANCE[dtype])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_zca_transform_matches_onnxruntime(dtype):
     X, _ = _data(dtype)
     zca = ZCAWhitening(epsilon=0.1).fit(X)

@@ -21,6 +21,9 @@ ESTIMATORS = {
         5, decoder_activation="identity", max_iter=20, random_state=0
     ),
     "sae-adam": lambda: SparseAutoencoder(5, solver="adam", max_iter=3, random_state=0),
+    "sae-relu-k": lambda: SparseAutoencoder(
+        5, activation="relu", k=3, beta=0.0, max_iter=20, random_state=0
+    ),
     "zca": lambda: ZCAWhitening(epsilon=0.1),
 }
 

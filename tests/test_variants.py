@@ -30,6 +30,20 @@ COMBINATIONS = [
     )
 ]
 
+# ReLU units, with the L1 penalty (the KL penalty needs means in (0, 1)).
+RELU_COMBINATIONS = [
+    pytest.param(
+        decoder,
+        _objective.Variant("l1", k, tied, "relu"),
+        corrupted,
+        id=f"relu-{decoder}-l1-k{k}-{'tied' if tied else 'untied'}-"
+        + ("noisy" if corrupted else "clean"),
+    )
+    for decoder, k, tied, corrupted in itertools.product(
+        ("logistic", "identity"), (None, K), (False, True), (False, True)
+    )
+]
+
 
 def _problem(variant, corrupted, m=40, seed=0):
     rng = np.random.RandomState(seed)
@@ -62,34 +76,40 @@ def _smallest_gap_at_k(X_in, params):
     return np.min(Z2[:, K - 1] - Z2[:, K])
 
 
-@pytest.mark.parametrize("decoder, variant, corrupted", COMBINATIONS)
+@pytest.mark.parametrize("decoder, variant, corrupted", COMBINATIONS + RELU_COMBINATIONS)
 def test_gradient_matches_central_differences(decoder, variant, corrupted):
     X, X_input, theta = _problem(variant, corrupted)
     args = _args(X, variant, X_input, decoder)
+    p = _objective.unpack(theta, N_FEATURES, N_COMPONENTS, tied=variant.tied)
+    X_in = X if X_input is None else X_input
     if variant.k is not None:  # the kept units must not change within the differences
-        p = _objective.unpack(theta, N_FEATURES, N_COMPONENTS, tied=variant.tied)
-        assert _smallest_gap_at_k(X if X_input is None else X_input, p) > 1e-3
+        assert _smallest_gap_at_k(X_in, p) > 1e-3
+    step = 1e-5
+    if variant.activation == "relu":  # no input may cross the kink at 0 either
+        assert np.min(np.abs(X_in @ p.W1.T + p.b1)) > 1e-4
+        step = 1e-7
     loss, grad = _objective.loss_and_grad(theta, **args)
     assert (
         grad.shape == theta.shape == (_objective.n_params(N_FEATURES, N_COMPONENTS, variant.tied),)
     )
-    numeric = _central_differences(lambda t: _objective.loss_and_grad(t, **args)[0], theta, 1e-5)
+    numeric = _central_differences(lambda t: _objective.loss_and_grad(t, **args)[0], theta, step)
     relative_error = np.linalg.norm(numeric - grad) / np.linalg.norm(numeric + grad)
     assert relative_error < 1e-7
 
 
-@pytest.mark.parametrize("decoder, variant, corrupted", COMBINATIONS)
+@pytest.mark.parametrize("decoder, variant, corrupted", COMBINATIONS + RELU_COMBINATIONS)
 def test_loss_matches_reference_computation(decoder, variant, corrupted):
     X, X_input, theta = _problem(variant, corrupted)
     loss, _ = _objective.loss_and_grad(theta, **_args(X, variant, X_input, decoder))
     p = _objective.unpack(theta, N_FEATURES, N_COMPONENTS, tied=variant.tied)
     expected = reference_loss(
-        X, p.W1, p.b1, p.W2T, p.b2, 0.1, 3.0, 1e-2, decoder, variant.penalty, variant.k, X_input
-    )
+        X, p.W1, p.b1, p.W2T, p.b2, 0.1, 3.0, 1e-2, decoder, variant.penalty, variant.k, X_input,
+        variant.activation,
+    )  # fmt: skip
     assert loss == pytest.approx(expected, rel=1e-12)
 
 
-@pytest.mark.parametrize("decoder, variant, corrupted", COMBINATIONS)
+@pytest.mark.parametrize("decoder, variant, corrupted", COMBINATIONS + RELU_COMBINATIONS)
 def test_chunks_threads_and_recomputation_do_not_change_the_variants(decoder, variant, corrupted):
     X, X_input, theta = _problem(variant, corrupted, m=500)
     args = _args(X, variant, X_input, decoder)

@@ -29,8 +29,11 @@ class ArrayAPIKernel:
     def backward_chunks_(self, X, X_in, bounds, hidden, stored, weights, ws):
         return False
 
-    def encode_(self, T, b1_half, t_sum):
-        T = self.xp.tanh(T + b1_half[:, None])
+    def encode_(self, T, b1_enc, t_sum, activation):
+        if activation == "relu":
+            T = self.xp.clip(T + b1_enc[:, None], min=0.0)
+        else:
+            T = self.xp.tanh(T + b1_enc[:, None])
         if t_sum is not None:
             t_sum += self.xp.sum(T, axis=1, dtype=t_sum.dtype)
         return T
@@ -44,9 +47,13 @@ class ArrayAPIKernel:
         diff = d3 - Xc
         return diff, xp.sum(diff * diff)
 
-    def hidden_delta_(self, d2, T, coef, gb1, scratch):
+    def hidden_delta_(self, d2, T, coef, gb1, scratch, activation):
+        xp = self.xp
         if coef is not None:
             d2 = d2 + coef[:, None]
-        d2 = d2 * (1.0 - T * T)  # δ2′, with 4 A2(1 − A2) = 1 − T²
+        if activation == "relu":
+            d2 = xp.where(T > 0.0, d2, xp.zeros_like(d2))  # δ2′ = δ2: slope 1[A2 > 0]
+        else:
+            d2 = d2 * (1.0 - T * T)  # δ2′, with 4 A2(1 − A2) = 1 − T²
         gb1 += self.xp.sum(d2, axis=1, dtype=gb1.dtype)
         return d2

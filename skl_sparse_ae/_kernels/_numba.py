@@ -176,11 +176,21 @@ def _sum_rows(A, out):
 
 
 @njit(**_JIT_OPTIONS)
-def _encode(T, b1_half):
+def _encode(T, b1_enc):
     for j in range(T.shape[0]):
-        row, b = T[j], b1_half[j]
+        row, b = T[j], b1_enc[j]
         for i in range(row.size):
             row[i] = _tanh(row[i] + b)
+
+
+@njit(**_JIT_OPTIONS)
+def _encode_relu(A, b1):
+    zero = A.dtype.type(0)
+    for j in range(A.shape[0]):
+        row, b = A[j], b1[j]
+        for i in range(row.size):
+            z = row[i] + b
+            row[i] = z if z > zero else zero
 
 
 @njit(**_JIT_OPTIONS)
@@ -220,6 +230,31 @@ def _hidden_delta(d2, T, coef):
         row, t, cj = d2[j], T[j], coef[j]
         for i in range(row.size):
             row[i] = (row[i] + cj) * (one - t[i] * t[i])  # δ2′
+
+
+@njit(**_JIT_OPTIONS)
+def _hidden_delta_relu(d2, A, coef):
+    zero = d2.dtype.type(0)
+    for j in range(d2.shape[0]):
+        row, a, cj = d2[j], A[j], coef[j]
+        for i in range(row.size):
+            row[i] = row[i] + cj if a[i] > zero else zero  # δ2 = (δ3 W2 + coef)·1[A2 > 0]
+
+
+@njit(**_JIT_OPTIONS)
+def _encode_any(T, b1_enc, relu):
+    if relu:
+        _encode_relu(T, b1_enc)
+    else:
+        _encode(T, b1_enc)
+
+
+@njit(**_JIT_OPTIONS)
+def _hidden_delta_any(d2, T, coef, relu):
+    if relu:
+        _hidden_delta_relu(d2, T, coef)
+    else:
+        _hidden_delta(d2, T, coef)
 
 
 # --- whole passes over a thread's chunks, products included -----------------------------
@@ -298,31 +333,33 @@ _NO_TRANS, _TRANS = _blas.NO_TRANS, _blas.TRANS
 
 
 @njit(**_JIT_OPTIONS)
-def _forward_chunks(blas, X_in, starts, stops, hidden, last_T1, stored, W1_half, b1_half, t_sum):
+def _forward_chunks(
+    blas, X_in, starts, stops, hidden, last_T1, stored, W1_enc, b1_enc, relu, t_sum
+):
     """The first pass over chunks (``_chunk_passes._forward_pass``): Σ T into
     ``t_sum``; T of chunk i kept in ``hidden[i]`` if ``stored``, else
-    ``hidden[0]`` is scratch."""
+    ``hidden[0]`` is scratch; ``relu``: T is A2 of ReLU units."""
     address, ilp64 = blas
     last = starts.size - 1
-    one, zero = W1_half.dtype.type(1), W1_half.dtype.type(0)
+    one, zero = W1_enc.dtype.type(1), W1_enc.dtype.type(0)
     for i in range(starts.size):
         T1 = last_T1 if i == last else hidden[i if stored else 0]
-        T = T1[:-1]  # T1 = [tanh(Xc_in (W1/2)ᵀ + b1/2)ᵀ ; 1]
-        _gemm(address, ilp64, False, True, one, W1_half, X_in[starts[i] : stops[i]], zero, T)
-        _encode(T, b1_half)
+        T = T1[:-1]  # T1 = [tanh(Xc_in (W1/2)ᵀ + b1/2)ᵀ ; 1] (ReLU: [A2ᵀ ; 1])
+        _gemm(address, ilp64, False, True, one, W1_enc, X_in[starts[i] : stops[i]], zero, T)
+        _encode_any(T, b1_enc, relu)
         T1[-1] = one
         _sum_rows(T, t_sum)
 
 
 @njit(**_JIT_OPTIONS)
 def _backward_chunks(
-    blas, X, X_in, starts, stops, hidden, last_T1, stored, weights, logistic, buffers, sums
+    blas, X, X_in, starts, stops, hidden, last_T1, stored, weights, logistic, relu, buffers, sums
 ):
     """The second pass over chunks (``_chunk_passes._backward_pass``): the
     chunks' sums added to ``sums = (G, gW1, gb1)``; returns their Σ s² (or
-    Σ‖X̂ − X‖²). ``weights = (W1_half, b1_half, V, W2_scaled, coef)``,
-    ``buffers = (visible, delta2, last_delta2)``."""
-    W1_half, b1_half, V, W2_scaled, coef = weights
+    Σ‖X̂ − X‖²). ``weights = (W1_enc, b1_enc, V, W2_scaled, coef)``,
+    ``buffers = (visible, delta2, last_delta2)``; ``relu``: ReLU units."""
+    W1_enc, b1_enc, V, W2_scaled, coef = weights
     visible, delta2, last_delta2 = buffers
     G, gW1, gb1 = sums
     address, ilp64 = blas
@@ -332,8 +369,8 @@ def _backward_chunks(
         Xc, Xc_in = X[starts[i] : stops[i]], X_in[starts[i] : stops[i]]
         T1 = last_T1 if i == last else hidden[i if stored else 0]
         if not stored:  # as in the first pass
-            _gemm(address, ilp64, False, True, one, W1_half, Xc_in, zero, T1[:-1])
-            _encode(T1[:-1], b1_half)
+            _gemm(address, ilp64, False, True, one, W1_enc, Xc_in, zero, T1[:-1])
+            _encode_any(T1[:-1], b1_enc, relu)
             T1[-1] = one
         d3 = visible[: Xc.shape[0]]
         _gemm(address, ilp64, True, False, one, T1, V, zero, d3)  # Z3/2 (or Z3)
@@ -343,7 +380,7 @@ def _backward_chunks(
             squares += _identity_output_delta(d3, Xc)
         d2 = last_delta2 if i == last else delta2
         _gemm(address, ilp64, False, True, one, W2_scaled, d3, zero, d2)
-        _hidden_delta(d2, T1[:-1], coef)
+        _hidden_delta_any(d2, T1[:-1], coef, relu)
         _sum_rows(d2, gb1)
         _gemm(address, ilp64, False, False, one, T1, d3, one, G)
         _gemm(address, ilp64, False, False, one, d2, Xc_in, one, gW1)
@@ -365,7 +402,7 @@ def _numpy_gemm(dtype):
     b = rng.uniform(-1, 1, 3).astype(dtype)
     hidden, t_sum = np.full((1, 4, 7), np.nan, dtype=dtype), np.zeros(3)
     bounds = np.array([0], dtype=np.int64), np.array([7], dtype=np.int64)
-    _forward_chunks(blas, X, *bounds, hidden, hidden[0], True, W, b, t_sum)
+    _forward_chunks(blas, X, *bounds, hidden, hidden[0], True, W, b, False, t_sum)
     if not np.allclose(hidden[0, :3], np.tanh(W @ X.T + b[:, np.newaxis]), rtol=1e-5, atol=1e-6):
         return None
     return blas
@@ -389,7 +426,7 @@ class NumbaKernel:
             return False
         last_T1 = _last(hidden, stored, bounds)
         X_in = np.asarray(X_in)  # a memory map as the array it is
-        encoder = weights.W1_half, weights.b1_half
+        encoder = weights.W1_enc, weights.b1_enc, weights.activation == "relu"
         _forward_chunks(blas, X_in, *bounds, hidden, last_T1, stored, *encoder, t_sum)
         return True
 
@@ -400,8 +437,9 @@ class NumbaKernel:
         sparsity, sums = weights.sparsity, ws.sums
         coef = np.zeros(len(weights.b1), X.dtype) if sparsity is None else sparsity.coef
         arrays = (
-            (weights.W1_half, weights.b1_half, weights.V, weights.W2_scaled, coef),
+            (weights.W1_enc, weights.b1_enc, weights.V, weights.W2_scaled, coef),
             weights.decoder == "logistic",
+            weights.activation == "relu",
             (ws.visible, ws.delta2, leading(ws.delta2, _last_rows(bounds))),
             (sums.G, sums.gW1, sums.gb1),
         )
@@ -409,8 +447,8 @@ class NumbaKernel:
         sums.sq += _backward_chunks(blas, X, X_in, *bounds, hidden, last_T1, stored, *arrays)
         return True
 
-    def encode_(self, T, b1_half, t_sum):
-        _encode(T, b1_half)
+    def encode_(self, T, b1_enc, t_sum, activation):
+        _encode_any(T, b1_enc, activation == "relu")
         if t_sum is not None:
             _sum_rows(T, t_sum)
         return T
@@ -421,10 +459,10 @@ class NumbaKernel:
             return d3, _logistic_output_delta(d3, Xc)
         return d3, _identity_output_delta(d3, Xc)
 
-    def hidden_delta_(self, d2, T, coef, gb1, scratch):
+    def hidden_delta_(self, d2, T, coef, gb1, scratch, activation):
         if coef is None:
             coef = np.zeros(d2.shape[0], dtype=d2.dtype)
-        _hidden_delta(d2, T, coef)
+        _hidden_delta_any(d2, T, coef, activation == "relu")
         _sum_rows(d2, gb1)
         return d2
 

@@ -75,9 +75,12 @@ class NumpyKernel:
     def backward_chunks_(self, X, X_in, bounds, hidden, stored, weights, ws):
         return False
 
-    def encode_(self, T, b1_half, t_sum):
-        T += b1_half[:, np.newaxis]
-        tanh_(T)
+    def encode_(self, T, b1_enc, t_sum, activation):
+        T += b1_enc[:, np.newaxis]
+        if activation == "relu":
+            np.maximum(T, 0.0, out=T)
+        else:
+            tanh_(T)
         if t_sum is not None:
             t_sum += T.sum(axis=1)
         return T
@@ -98,11 +101,14 @@ class NumpyKernel:
             d3 *= gprime  # δ3′
         return d3, sq
 
-    def hidden_delta_(self, d2, T, coef, gb1, scratch):
+    def hidden_delta_(self, d2, T, coef, gb1, scratch, activation):
         if coef is not None:
             d2 += coef[:, np.newaxis]
-        fprime = np.square(T, out=scratch)
-        np.subtract(1.0, fprime, out=fprime)  # 4 A2(1 − A2) = 1 − T²
+        if activation == "relu":
+            fprime = np.greater(T, 0.0, out=scratch)  # 1[A2 > 0], as 0.0 and 1.0
+        else:
+            fprime = np.square(T, out=scratch)
+            np.subtract(1.0, fprime, out=fprime)  # 4 A2(1 − A2) = 1 − T²
         d2 *= fprime  # δ2′
         gb1 += d2.sum(axis=1)
         return d2
