@@ -119,6 +119,18 @@ class SparseAutoencoder(
         Whether the decoder's weights are the encoder's, W2ᵀ = W1 (half the
         weights; ``decoder_components_`` then equals ``components_``).
 
+    resample_every : int, "auto" or None, default="auto"
+        Dead-unit resampling: every ``resample_every`` iterations (epochs for
+        ``"adam"``), the hidden units that fired on no training row since the
+        last check are re-initialised towards a row the model reconstructs
+        badly (Bricken et al., 2023), drawn from ``random_state``; with
+        ``"lbfgs"`` the fit then runs in rounds of that many iterations,
+        L-BFGS starting afresh after each resampling. ``"auto"`` is 50
+        iterations (5 epochs) for ReLU codes, whose dead units have no
+        gradient to come back by, and off for sigmoid units (UFLDL's model,
+        unchanged); ``None`` turns it off. ``n_units_resampled_`` counts the
+        units resampled. See :doc:`/family`.
+
     solver : {"lbfgs", "adam"}, default="lbfgs"
         Optimiser. ``"lbfgs"`` is full-batch L-BFGS-B, scipy's (that of
         :func:`scipy.optimize.minimize`), as in the UFLDL exercise: the best
@@ -240,6 +252,10 @@ class SparseAutoencoder(
         units die or revive (see :ref:`loss_curves`). Continued like
         ``loss_curve_``.
 
+    n_units_resampled_ : int
+        Hidden units re-initialised by dead-unit resampling during the last
+        call to :meth:`fit` or :meth:`partial_fit` (``resample_every``).
+
     stop_reason_ : str
         Why the last call to fit or :meth:`partial_fit` stopped:
 
@@ -334,6 +350,7 @@ class SparseAutoencoder(
         "corruption": [StrOptions({"masking", "gaussian"}), None],
         "corruption_level": [Interval(Real, 0, None, closed="left")],
         "tied_weights": ["boolean"],
+        "resample_every": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"}), None],
         "solver": [StrOptions({"lbfgs", "adam"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -363,6 +380,7 @@ class SparseAutoencoder(
         corruption=None,
         corruption_level=0.25,
         tied_weights=False,
+        resample_every="auto",
         solver="lbfgs",
         max_iter=400,
         tol=1e-4,
@@ -388,6 +406,7 @@ class SparseAutoencoder(
         self.corruption = corruption
         self.corruption_level = corruption_level
         self.tied_weights = tied_weights
+        self.resample_every = resample_every
         self.solver = solver
         self.max_iter = max_iter
         self.tol = tol
@@ -441,7 +460,7 @@ class SparseAutoencoder(
             if self.corruption:  # one draw of the noise for the whole fit: a deterministic J
                 X_input = self._corrupt(X, rng)
             result = _solvers.fit_lbfgs(
-                self, X, params0, backend=backend, variant=variant, X_input=X_input
+                self, X, params0, backend=backend, variant=variant, X_input=X_input, rng=rng
             )
             # An Adam state from an earlier fit no longer matches these weights.
             vars(self).pop("_adam_state", None)
@@ -520,7 +539,9 @@ class SparseAutoencoder(
         n_iter = self.n_iter_ + 1
         # A stream has no end to settle at: its steps keep their size (that
         # of the state), where the adaptive schedule of fit divides them.
-        result = self._run_adam(X, backend, variant, max_epochs=1, schedule="constant")
+        result = self._run_adam(
+            X, backend, variant, max_epochs=1, schedule="constant", streaming=True
+        )
         result.n_iter = n_iter
         result.stop_reason, result.message = "partial_fit", "One pass over the data (partial_fit)."
         self._store(result, X, backend, variant)
@@ -531,7 +552,7 @@ class SparseAutoencoder(
         self._adam_state = _solvers.AdamState.start(params0, backend, variant).to_dict()
         self.loss_curve_, self.batch_loss_curve_ = [], []
 
-    def _run_adam(self, X, backend, variant, max_epochs, schedule=None):
+    def _run_adam(self, X, backend, variant, max_epochs, schedule=None, streaming=False):
         rng = self._shuffle_rng
         corrupt = corrupt_for_loss = None
         if self.corruption:
@@ -550,6 +571,7 @@ class SparseAutoencoder(
             backend=backend,
             variant=variant,
             schedule=schedule,
+            streaming=streaming,
             loss_curve=list(self.loss_curve_),
             batch_loss_curve=list(getattr(self, "batch_loss_curve_", [])),
             corrupt=corrupt,
@@ -628,6 +650,7 @@ class SparseAutoencoder(
         self.n_iter_ = result.n_iter
         self.stop_reason_ = result.stop_reason
         self.solver_message_ = result.message
+        self.n_units_resampled_ = result.n_resampled
         self.mean_activation_ = backend.xp.astype(rho_hat, X.dtype)
 
     @property

@@ -12,9 +12,11 @@ from functools import partial
 import numpy as np
 from sklearn.utils import gen_batches
 
+from . import _dead_units
 from ._backends import NUMPY
 from ._lbfgsb import scipy_lbfgsb
 from ._objective import UFLDL, Params
+from ._objective import unpack as _unpack_blocks
 from ._parallel import single_threaded_libraries
 
 # Why a solver stopped: the values of ``SolverResult.stop_reason`` (and of the
@@ -37,6 +39,7 @@ class SolverResult:
     message: str = ""  # scipy's message (L-BFGS), or a sentence of ours (Adam)
     rho_hat: object = None  # ρ̂ over all of X at ``params`` (an array like X's), when known
     batch_loss_curve: list | None = None  # Adam: the mean batch loss of each epoch
+    n_resampled: int = 0  # dead units re-initialised during the run (see _dead_units)
 
 
 def _progress_printer(name, verbose):
@@ -275,6 +278,8 @@ class AdamState:
     previous_theta: np.ndarray | None = None  # the parameters before the last step
     step_divisions: int = 0  # how often the adaptive schedule has divided the step
     window_start: int = 0  # the first epoch the stopping rule reads (after the last division)
+    fired: np.ndarray | None = None  # units active in some batch since the last check
+    epochs_since_check: int = 0  # for dead-unit resampling (resample_interval)
 
     @classmethod
     def start(cls, params0, backend=NUMPY, variant=UFLDL):
@@ -443,6 +448,8 @@ def adam(
     tol,
     n_iter_no_change,
     schedule="constant",
+    resample_every=None,
+    streaming=False,
     verbose=0,
     name="",
     loss_curve=None,
@@ -463,7 +470,11 @@ def adam(
     :func:`stalled_on_average`); with ``schedule="adaptive"`` the first
     ``_ADAPTIVE_DIVISIONS`` stalls divide the step by ``_ADAPTIVE_FACTOR``
     instead (kept in ``state``), the rule then reading the epochs after the
-    division only. ``state`` and X are in the namespace and on
+    division only. Every ``resample_every`` epochs (None: never) the units
+    that fired in no batch since the last check are resampled
+    (:func:`_resample_adam_state`), except after a fit's last epoch;
+    ``streaming`` (``partial_fit``, one epoch per call): after that one too,
+    the count of epochs going on in ``state``. ``state`` and X are in the namespace and on
     the device of ``backend`` (see :mod:`skl_sparse_ae._backends`): the whole
     loop runs there. ``variant`` as for
     :func:`skl_sparse_ae._objective.evaluate`; ``corrupt(batch)``, if given,
@@ -491,7 +502,7 @@ def adam(
             backend,
             variant,
         )
-        loss, grad, _ = backend.evaluate(
+        loss, grad, rho_batch = backend.evaluate(
             state.theta,
             batch,
             n_components,
@@ -504,6 +515,9 @@ def adam(
             **run_options,
         )
         state.rho_hat_average = estimate
+        if resample_every is not None:
+            active = rho_batch > 0.0
+            state.fired = active if state.fired is None else state.fired | active
         state.previous_theta = xp.asarray(state.theta, copy=True)
         rate = learning_rate / _ADAPTIVE_FACTOR**state.step_divisions
         _adam_step(state, grad, rate, beta2=_AUTOENCODER_BETA2, xp=xp)
@@ -520,8 +534,17 @@ def adam(
         return False
 
     end = {}
+    n_resampled = [0]
 
     def on_epoch(last):
+        if resample_every is not None:
+            state.epochs_since_check += 1
+            if state.epochs_since_check >= resample_every:
+                if streaming or not last:  # a fit's last epoch leaves no time to train them
+                    n_resampled[0] += _resample_adam_state(
+                        state, X, backend, variant, decoder, random_state
+                    )
+                state.fired, state.epochs_since_check = None, 0
         params = backend.copy_params(
             unpack(backend, state.theta, n_features, n_components, X.dtype, variant)
         )
@@ -583,7 +606,38 @@ def adam(
         message=message,
         rho_hat=end["rho_hat"],
         batch_loss_curve=batch_loss_curve,
+        n_resampled=n_resampled[0],
     )
+
+
+def _resample_adam_state(state, X, backend, variant, decoder, rng):
+    """Resample the units of ``state`` that fired in no batch since the last
+    check (:mod:`skl_sparse_ae._dead_units`), their Adam moments zeroed;
+    returns how many."""
+    n_features, h = X.shape[1], state.fired.shape[0]
+    dead = np.flatnonzero(~np.asarray(backend.to_host(state.fired), dtype=bool))
+    if dead.size == 0:
+        return 0
+    theta = np.array(backend.to_host(state.theta), dtype=np.float64, copy=True)
+    params = _objective_unpack(theta, n_features, h, variant)
+    new = _dead_units.resampled(params, X, dead, rng, decoder=decoder, variant=variant)
+    for name in ("W1", "b1") if variant.tied else ("W1", "W2T", "b1"):
+        getattr(params, name)[dead] = getattr(new, name)[dead]  # views of theta
+    state.theta = backend.from_host(theta)
+    state.previous_theta = backend.from_host(theta)  # no step since: ρ̂'s estimate starts afresh
+    state.rho_hat_average = None
+    for moment in ("first_moment", "second_moment"):
+        values = np.array(backend.to_host(getattr(state, moment)), dtype=np.float64, copy=True)
+        blocks = _objective_unpack(values, n_features, h, variant)
+        for name in ("W1", "b1") if variant.tied else ("W1", "W2T", "b1"):
+            getattr(blocks, name)[dead] = 0.0
+        setattr(state, moment, backend.from_host(values))
+    return int(dead.size)
+
+
+def _objective_unpack(theta, n_features, h, variant):
+    """Float64 views of the blocks of a host vector ``theta``."""
+    return _unpack_blocks(theta, n_features, h, np.float64, tied=variant.tied)
 
 
 # -- Driving the solvers with an autoencoder's parameters ---------------------
@@ -609,18 +663,72 @@ def _stopping_of(estimator):
     )
 
 
-def fit_lbfgs(estimator, X, params0, *, backend, variant, X_input=None):
-    """:func:`lbfgs` from ``params0`` with a SparseAutoencoder's parameters."""
-    return lbfgs(
-        X,
-        params0,
-        max_iter=estimator.max_iter,
+def fit_lbfgs(estimator, X, params0, *, backend, variant, X_input=None, rng=None):
+    """:func:`lbfgs` from ``params0`` with a SparseAutoencoder's parameters.
+
+    With dead-unit resampling (``resample_every``, see
+    :func:`resample_interval`), L-BFGS runs in rounds of that many
+    iterations: after each round but the last, the units that fired on no
+    row are re-initialised (:mod:`skl_sparse_ae._dead_units`, drawing from
+    ``rng``) and L-BFGS starts again from there, its curvature memory
+    dropped: a resampled unit changes J's landscape. A round that stops on
+    its own (``tol``, convergence) with no dead unit ends the fit.
+    """
+    options = dict(
         backend=backend,
         variant=variant,
         X_input=X_input,
         **_objective_of(estimator),
         **_stopping_of(estimator),
     )
+    every = resample_interval(estimator, variant)
+    if every is None:
+        return lbfgs(X, params0, max_iter=estimator.max_iter, **options)
+    X_in = X if X_input is None else X_input
+    params, remaining, curve, n_iter, n_resampled = params0, estimator.max_iter, [], 0, 0
+    while True:
+        last_round = remaining < 2 * every
+        result = lbfgs(X, params, max_iter=remaining if last_round else every, **options)
+        curve += result.loss_curve
+        n_iter += result.n_iter
+        remaining -= result.n_iter
+        if last_round or remaining <= 0:
+            break
+        rho_hat = result.rho_hat
+        if rho_hat is None:
+            rho_hat = backend.mean_activation(
+                X_in, result.params, k=variant.k, activation=variant.activation
+            )
+        dead = _dead_units.dead_units(rho_hat)
+        if dead.size == 0:
+            if result.stop_reason != "max_iter":
+                break
+            params = result.params
+            continue
+        host = _dead_units.resampled(
+            result.params, X_in, dead, rng, decoder=estimator.decoder_activation, variant=variant
+        )
+        params = backend.params_from_host(host)
+        n_resampled += dead.size
+    result.loss_curve, result.n_iter, result.n_resampled = curve, n_iter, n_resampled
+    if remaining <= 0 and result.stop_reason != "max_iter":
+        result.stop_reason = "max_iter"
+    return result
+
+
+# Dead-unit resampling: every this many L-BFGS iterations or Adam epochs, for
+# ReLU codes (resample_every="auto").
+_RESAMPLE_EVERY = {"lbfgs": 50, "adam": 5}
+
+
+def resample_interval(estimator, variant):
+    """Iterations (Adam: epochs) between the checks for dead units, or None:
+    no resampling. ``"auto"``: :data:`_RESAMPLE_EVERY` for ReLU codes, none
+    for sigmoid units (the UFLDL model as it was)."""
+    every = getattr(estimator, "resample_every", None)
+    if every == "auto":
+        return _RESAMPLE_EVERY[estimator.solver] if variant.activation == "relu" else None
+    return every
 
 
 def run_adam(
@@ -633,10 +741,12 @@ def run_adam(
     backend,
     variant,
     schedule=None,
+    streaming=False,
     **curves_and_noise,
 ):
     """:func:`adam` from ``state`` with a SparseAutoencoder's parameters for
-    ``max_epochs``; ``schedule`` overrides its ``learning_rate``;
+    ``max_epochs``; ``schedule`` overrides its ``learning_rate``; ``streaming``
+    as for :func:`adam`;
     ``curves_and_noise``: its ``loss_curve``, ``batch_loss_curve``,
     ``corrupt`` and ``corrupt_for_loss``."""
     batch_size = 200 if estimator.batch_size == "auto" else estimator.batch_size
@@ -647,6 +757,8 @@ def run_adam(
         batch_size=min(batch_size, X.shape[0]),
         learning_rate=estimator.learning_rate_init,
         schedule=estimator.learning_rate if schedule is None else schedule,
+        resample_every=resample_interval(estimator, variant),
+        streaming=streaming,
         activation_decay=estimator.activation_decay,
         shuffle=estimator.shuffle,
         random_state=random_state,

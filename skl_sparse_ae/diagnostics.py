@@ -79,6 +79,10 @@ def sparsity_report(estimator, X, *, threshold=None):
             variance of each batch; this is the total over all of X.)
         threshold : float
             The threshold used.
+        n_units_resampled : int
+            The dead units the fit re-initialised on its way
+            (``n_units_resampled_``, see ``resample_every``; 0 for a model
+            without it).
 
     Examples
     --------
@@ -109,4 +113,5 @@ def sparsity_report(estimator, X, *, threshold=None):
         l0=float(active.sum(axis=1).mean()),
         fraction_of_variance_unexplained=squared_error / total if total else np.nan,
         threshold=threshold,
+        n_units_resampled=int(getattr(estimator, "n_units_resampled_", 0)),
     )

@@ -128,6 +128,7 @@ def test_relu_units_are_active_above_zero_by_default():
     ).fit(X)
     report = sparsity_report(model, X)
     assert report.threshold == 0.0
+    assert report.n_units_resampled == model.n_units_resampled_
     codes = model.transform(X)
     np.testing.assert_array_equal(report.dead_units, ~(codes > 0).any(axis=0))
     assert report.l0 == pytest.approx((codes > 0).sum(axis=1).mean())
