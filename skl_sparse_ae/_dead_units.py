@@ -19,8 +19,9 @@ a few times per fit.
 
 import numpy as np
 
-from ._array_api import to_numpy
+from ._array_api import space_of, to_numpy
 from ._base import squared_error_rows
+from ._dask import is_dask_array
 from ._parameters import Params
 
 # Rows whose reconstruction errors the draw weighs (a random subset of X).
@@ -44,7 +45,7 @@ def resampled(params, X, dead, rng, *, decoder, variant):
         host = Params(host.W1, host.W1, host.b1, host.b2)
     m = X.shape[0]
     rows = np.sort(rng.choice(m, size=min(m, _SAMPLE_ROWS), replace=False))
-    sample = np.asarray(to_numpy(X[rows, ...]), dtype=host.W1.dtype)
+    sample = np.asarray(to_numpy(_rows_of(X, rows)), dtype=host.W1.dtype)
     errors = np.asarray(
         squared_error_rows(sample, host, decoder, variant.k, variant.activation),
         dtype=np.float64,
@@ -63,6 +64,14 @@ def resampled(params, X, dead, rng, *, decoder, variant):
     if not variant.tied:
         host.W2T[dead] = _mean_row_norm(host.W2T, alive) * directions
     return host
+
+
+def _rows_of(X, rows):
+    """The ``rows`` (a NumPy index) of X, for NumPy, Dask or another namespace."""
+    if is_dask_array(X) or space_of(X).is_numpy:
+        return X[rows, ...]
+    space = space_of(X)
+    return space.xp.take(X, space.xp.asarray(rows, device=space.device), axis=0)
 
 
 def _mean_row_norm(W, rows):

@@ -223,6 +223,10 @@ FITS = {
     # ReLU codes, with the L1 penalty and k-sparse.
     "lbfgs-relu-l1": dict(max_iter=10, activation="relu", sparsity_penalty="l1", beta=0.01),
     "adam-relu-k": dict(solver="adam", max_iter=5, activation="relu", k=3, beta=0.0),
+    # L-BFGS in rounds of 3 iterations, dead units resampled between them
+    "lbfgs-relu-resampled": dict(
+        max_iter=10, activation="relu", sparsity_penalty="l1", beta=0.5, resample_every=3
+    ),
 }
 WEIGHTS = ("components_", "decoder_components_", "intercept_hidden_", "intercept_visible_")
 

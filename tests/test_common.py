@@ -39,6 +39,16 @@ ESTIMATORS = [
     SparseAutoencoder(
         n_components=3, activation="relu", sparsity_penalty="l1", max_iter=20, random_state=0
     ),
+    # L-BFGS in rounds, dead units resampled between them
+    SparseAutoencoder(
+        n_components=3,
+        activation="relu",
+        sparsity_penalty="l1",
+        beta=0.5,
+        resample_every=5,
+        max_iter=20,
+        random_state=0,
+    ),
     SparseAutoencoder(
         n_components=3,
         activation="relu",

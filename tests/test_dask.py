@@ -33,8 +33,12 @@ def X():
 
 @pytest.mark.parametrize(
     "variant",
-    [{}, dict(activation="relu", sparsity_penalty="l1", beta=0.01)],
-    ids=["sigmoid", "relu-l1"],
+    [
+        {},
+        dict(activation="relu", sparsity_penalty="l1", beta=0.01),
+        dict(activation="relu", sparsity_penalty="l1", beta=0.5, resample_every=10),
+    ],
+    ids=["sigmoid", "relu-l1", "relu-resampled"],
 )
 def test_dask_fit_matches_numpy_fit(client, X, variant):
     params = dict(n_components=5, max_iter=30, tol=0.0, random_state=0, **variant)
