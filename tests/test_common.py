@@ -39,6 +39,17 @@ ESTIMATORS = [
     SparseAutoencoder(
         n_components=3, activation="relu", sparsity_penalty="l1", max_iter=20, random_state=0
     ),
+    SparseAutoencoder(
+        n_components=3,
+        activation="relu",
+        beta=0.0,
+        tied_weights=True,
+        corruption="gaussian",
+        corruption_level=0.1,
+        decoder_activation="identity",
+        max_iter=20,
+        random_state=0,
+    ),
     # L-BFGS in rounds, dead units resampled between them
     SparseAutoencoder(
         n_components=3,
