@@ -340,10 +340,10 @@ for name, model in digit_models.items():
 # 268 iterations.
 #
 # Of the sigmoid models, the UFLDL model and tied weights give the best
-# features, about 0.98, with
-# no dead unit and 3 to 4.5 active units per digit. On 450 test digits one
-# digit is 0.002 of accuracy, so the 0.971–0.973 of the L1 and denoising
-# models is 3 to 4 digits fewer, and within the noise of one split. The
+# features, about 0.98, with no dead unit and 3 to 4.5 active units per
+# digit. On 450 test digits one digit is 0.002 of accuracy, so the
+# 0.971–0.973 of the L1 and denoising models is 3 to 4 digits fewer, and
+# within the noise of one split. The
 # denoising models reconstruct the clean digits worse (FVU 0.13–0.20
 # against 0.08): they were trained on corrupted inputs. The L1 model
 # reconstructs best (FVU 0.038) but with dense codes (13 active units per
