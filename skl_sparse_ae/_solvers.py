@@ -624,8 +624,8 @@ def _resample_adam_state(state, X, backend, variant, decoder, rng):
     for name in ("W1", "b1") if variant.tied else ("W1", "W2T", "b1"):
         getattr(params, name)[dead] = getattr(new, name)[dead]  # views of theta
     state.theta = backend.from_host(theta)
-    state.previous_theta = backend.from_host(theta)  # no step since: ρ̂'s estimate starts afresh
-    state.rho_hat_average = None
+    # The running estimate of ρ̂ starts afresh from the next batch's own mean.
+    state.previous_theta = state.rho_hat_average = None
     for moment in ("first_moment", "second_moment"):
         values = np.array(backend.to_host(getattr(state, moment)), dtype=np.float64, copy=True)
         blocks = _objective_unpack(values, n_features, h, variant)
