@@ -120,16 +120,19 @@ class SparseAutoencoder(
         weights; ``decoder_components_`` then equals ``components_``).
 
     resample_every : int, "auto" or None, default="auto"
-        Dead-unit resampling: every ``resample_every`` iterations (epochs for
-        ``"adam"``), the hidden units that fired on no training row since the
-        last check are re-initialised towards a row the model reconstructs
+        Dead-unit resampling of ReLU codes: every ``resample_every``
+        iterations (epochs for ``"adam"``), the hidden units that fired on no
+        training row since the last check are re-initialised towards a row
+        the model reconstructs
         badly (Bricken et al., 2023), drawn from ``random_state``; with
         ``"lbfgs"`` the fit then runs in rounds of that many iterations,
         L-BFGS starting afresh after each resampling. ``"auto"`` is 50
         iterations (5 epochs) for ReLU codes, whose dead units have no
         gradient to come back by, and off for sigmoid units (UFLDL's model,
-        unchanged); ``None`` turns it off. ``n_units_resampled_`` counts the
-        units resampled. See :doc:`/family`.
+        unchanged; an integer raises a :class:`ValueError` with them: a
+        logistic unit is never exactly 0); ``None`` turns it off.
+        ``n_units_resampled_`` counts the units resampled. See
+        :doc:`/family`.
 
     solver : {"lbfgs", "adam"}, default="lbfgs"
         Optimiser. ``"lbfgs"`` is full-batch L-BFGS-B, scipy's (that of

@@ -70,6 +70,13 @@ def variant(estimator, X):
             "needs mean activations in (0, 1), and a ReLU's are not bounded. Use "
             'sparsity_penalty="l1", k-sparse codes (k) with beta=0, or beta=0.'
         )
+    resample = getattr(estimator, "resample_every", None)
+    if resample not in (None, "auto") and estimator.activation != "relu":
+        raise ValueError(
+            f"resample_every={resample} resamples dead ReLU units: set activation='relu' "
+            "(a logistic unit's activation is never exactly 0, so none is ever found dead), "
+            "or leave resample_every='auto'."
+        )
     return _objective.Variant(
         estimator.sparsity_penalty, estimator.k, estimator.tied_weights, estimator.activation
     )

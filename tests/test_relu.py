@@ -203,7 +203,10 @@ def test_partial_fit_resamples_on_the_epochs_of_the_stream(patches):
 def test_sigmoid_units_are_not_resampled_by_default(patches):
     model = SparseAutoencoder(25, sparsity_penalty="l1", beta=0.01, max_iter=30, random_state=0)
     assert model.fit(patches).n_units_resampled_ == 0
-    forced = SparseAutoencoder(
-        25, sparsity_penalty="l1", beta=0.3, resample_every=10, max_iter=30, random_state=0
-    ).fit(patches)
-    assert forced.n_units_resampled_ >= 0  # an explicit interval applies to any units
+
+
+def test_resampling_sigmoid_units_is_a_clear_error(patches):
+    model = SparseAutoencoder(5, resample_every=10, max_iter=30)
+    with pytest.raises(ValueError, match="resample_every=10 resamples dead ReLU units"):
+        model.fit(patches)
+    assert not hasattr(model, "components_")
