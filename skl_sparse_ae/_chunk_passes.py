@@ -154,10 +154,10 @@ class ChunkWeights:
         space = space_of(params.W1)
         xp = space.xp
         half = 0.5 if decoder == "logistic" else 1.0  # logistic: tanh takes Z3/2
-        code_scale = 0.5 if activation == "sigmoid" else 1.0  # A2 = (1 + T)/2, or A2
-        last = half * params.b2
-        if activation == "sigmoid":
-            last = half * (params.b2 + 0.5 * xp.sum(params.W2T, axis=0))
+        sigmoid = activation == "sigmoid"
+        code_scale = 0.5 if sigmoid else 1.0  # A2 = (1 + T)/2, or A2 itself
+        bias = params.b2 + 0.5 * xp.sum(params.W2T, axis=0) if sigmoid else params.b2
+        last = half * bias
         if space.is_numpy:  # the rows written in place, not concatenated
             V = np.empty((params.W2T.shape[0] + 1, params.W2T.shape[1]), params.W2T.dtype)
             multiply(params.W2T, code_scale * half, out=V[:-1])
@@ -165,8 +165,8 @@ class ChunkWeights:
         else:
             V = xp.concat([multiply(params.W2T, code_scale * half), xp.reshape(last, (1, -1))])
         return cls(
-            W1_enc=code_scale * params.W1,
-            b1_enc=code_scale * params.b1,
+            W1_enc=0.5 * params.W1 if sigmoid else params.W1,
+            b1_enc=0.5 * params.b1 if sigmoid else params.b1,
             V=V,
             W2_scaled=params.W2T * _DELTA3_SCALE[decoder],
             decoder=decoder,

@@ -16,7 +16,6 @@ from . import _dead_units
 from ._backends import NUMPY
 from ._lbfgsb import scipy_lbfgsb
 from ._objective import UFLDL, Params
-from ._objective import unpack as _unpack_blocks
 from ._parallel import single_threaded_libraries
 
 # Why a solver stopped: the values of ``SolverResult.stop_reason`` (and of the
@@ -618,26 +617,26 @@ def _resample_adam_state(state, X, backend, variant, decoder, rng):
     dead = np.flatnonzero(~np.asarray(backend.to_host(state.fired), dtype=bool))
     if dead.size == 0:
         return 0
-    theta = np.array(backend.to_host(state.theta), dtype=np.float64, copy=True)
-    params = _objective_unpack(theta, n_features, h, variant)
+    # The blocks of the flat vectors a unit owns (with tied weights W2ᵀ is W1).
+    names = ("W1", "b1") if variant.tied else ("W1", "W2T", "b1")
+
+    def host_blocks(vector):  # a float64 host copy, and views of its blocks
+        vector = np.array(backend.to_host(vector), dtype=np.float64, copy=True)
+        return vector, unpack(NUMPY, vector, n_features, h, np.float64, variant)
+
+    theta, params = host_blocks(state.theta)
     new = _dead_units.resampled(params, X, dead, rng, decoder=decoder, variant=variant)
-    for name in ("W1", "b1") if variant.tied else ("W1", "W2T", "b1"):
-        getattr(params, name)[dead] = getattr(new, name)[dead]  # views of theta
+    for name in names:
+        getattr(params, name)[dead] = getattr(new, name)[dead]
     state.theta = backend.from_host(theta)
     # The running estimate of ρ̂ starts afresh from the next batch's own mean.
     state.previous_theta = state.rho_hat_average = None
     for moment in ("first_moment", "second_moment"):
-        values = np.array(backend.to_host(getattr(state, moment)), dtype=np.float64, copy=True)
-        blocks = _objective_unpack(values, n_features, h, variant)
-        for name in ("W1", "b1") if variant.tied else ("W1", "W2T", "b1"):
+        values, blocks = host_blocks(getattr(state, moment))
+        for name in names:
             getattr(blocks, name)[dead] = 0.0
         setattr(state, moment, backend.from_host(values))
     return int(dead.size)
-
-
-def _objective_unpack(theta, n_features, h, variant):
-    """Float64 views of the blocks of a host vector ``theta``."""
-    return _unpack_blocks(theta, n_features, h, np.float64, tied=variant.tied)
 
 
 # -- Driving the solvers with an autoencoder's parameters ---------------------
@@ -725,7 +724,7 @@ def resample_interval(estimator, variant):
     """Iterations (Adam: epochs) between the checks for dead units, or None:
     no resampling. ``"auto"``: :data:`_RESAMPLE_EVERY` for ReLU codes, none
     for sigmoid units (the UFLDL model as it was)."""
-    every = getattr(estimator, "resample_every", None)
+    every = estimator.resample_every
     if every == "auto":
         return _RESAMPLE_EVERY[estimator.solver] if variant.activation == "relu" else None
     return every

@@ -70,7 +70,7 @@ def variant(estimator, X):
             "needs mean activations in (0, 1), and a ReLU's are not bounded. Use "
             'sparsity_penalty="l1", k-sparse codes (k) with beta=0, or beta=0.'
         )
-    resample = getattr(estimator, "resample_every", None)
+    resample = estimator.resample_every
     if resample not in (None, "auto") and estimator.activation != "relu":
         raise ValueError(
             f"resample_every={resample} resamples dead ReLU units: set activation='relu' "
